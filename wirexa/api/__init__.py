@@ -1,0 +1,1 @@
+"""The HTTP surface: translates requests into store and call operations, nothing more."""

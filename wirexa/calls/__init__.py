@@ -1,0 +1,1 @@
+"""The call: statuses, the outbound queue, and the interface to the engine that runs live calls."""

@@ -1,0 +1,17 @@
+"""Call statuses as the REST API shows them, and which of them are final."""
+
+from __future__ import annotations
+
+QUEUED = "queued"
+INITIATED = "initiated"  # only ever a callback event; the resource shows `queued` until ringing
+RINGING = "ringing"
+IN_PROGRESS = "in-progress"
+COMPLETED = "completed"
+BUSY = "busy"
+FAILED = "failed"
+NO_ANSWER = "no-answer"
+CANCELED = "canceled"
+
+ALL = (QUEUED, RINGING, IN_PROGRESS, COMPLETED, BUSY, FAILED, NO_ANSWER, CANCELED)
+FINAL = frozenset({COMPLETED, BUSY, FAILED, NO_ANSWER, CANCELED})
+NOT_ANSWERED = frozenset({QUEUED, RINGING})

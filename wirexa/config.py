@@ -1,0 +1,63 @@
+"""One settings object for the whole engine: defaults, then a TOML file, then WIREXA_* env vars."""
+
+from __future__ import annotations
+
+import os
+import tomllib
+import uuid
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="WIREXA_", extra="ignore")
+
+    host: str = "127.0.0.1"
+    port: int = 8080
+    data_dir: Path = Path("wirexa-data")
+    # Empty means SQLite in data_dir; a postgresql+psycopg:// URL selects PostgreSQL.
+    database_url: str = ""
+    # SQLite synchronous mode: FULL fsyncs every commit (a power cut loses nothing committed).
+    sqlite_synchronous: str = "FULL"
+    # Identifies this engine process as the owner of the live calls it runs.
+    node_id: str = Field(default_factory=lambda: f"node-{uuid.uuid4().hex[:12]}")
+
+    # Default project created on first start (or taken from these).
+    project_id: str = ""
+    api_token: str = ""
+
+    # Outbound calls handed to the dialer per second per project (a project may override).
+    default_cps: float = 10.0
+    # API requests per second per project (token bucket); 0 disables the limit.
+    api_rate_limit: float = 2000.0
+    api_rate_burst: int = 4000
+
+    # Billing: price per started minute for projects that have billing enabled.
+    price_per_minute: Decimal = Decimal("0.01")
+    price_unit: str = "USD"
+
+    # How often the outbound queue looks for calls created by other API nodes.
+    queue_poll_interval: float = 0.25
+
+    @property
+    def sqlalchemy_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'wirexa.db').resolve()}"
+
+
+def load_settings(config_file: str | os.PathLike[str] | None = None, **overrides: Any) -> Settings:
+    """Settings from an optional TOML file (WIREXA_CONFIG), overridden by env vars and `overrides`."""
+    path = config_file or os.environ.get("WIREXA_CONFIG")
+    file_values: dict[str, Any] = {}
+    if path:
+        with open(path, "rb") as f:
+            file_values = tomllib.load(f)
+    env_keys = {k[len("WIREXA_"):].lower() for k in os.environ if k.startswith("WIREXA_")}
+    # Env vars win over the file: drop file keys that the environment sets.
+    file_values = {k: v for k, v in file_values.items() if k not in env_keys}
+    return Settings(**{**file_values, **overrides})

@@ -1,0 +1,109 @@
+"""Assembles one engine process: store, services, API, outbound queue; runs and stops them."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+
+import uvicorn
+from fastapi import FastAPI
+
+from wirexa.api.app import create_app
+from wirexa.api.auth import Authenticator
+from wirexa.api.context import ApiContext
+from wirexa.api.ratelimit import TokenBuckets
+from wirexa.calls.live import LiveCalls
+from wirexa.calls.queue import OutboundQueue
+from wirexa.calls.service import CallService
+from wirexa.config import Settings
+from wirexa.store.calls import CallStore
+from wirexa.store.db import make_engine, migrate
+from wirexa.store.projects import Project, ProjectStore
+
+log = logging.getLogger(__name__)
+
+
+class Engine:
+    def __init__(self, settings: Settings, live: LiveCalls | None = None) -> None:
+        self.settings = settings
+        if not settings.database_url:
+            settings.data_dir.mkdir(parents=True, exist_ok=True)
+        self.db = make_engine(settings.sqlalchemy_url, settings.sqlite_synchronous)
+        migrate(self.db)
+        self.projects = ProjectStore(self.db)
+        self.calls = CallStore(self.db)
+        self.live = live
+        self.queue = (
+            OutboundQueue(
+                self.calls, self.projects, live.dial,
+                node_id=settings.node_id,
+                default_cps=settings.default_cps,
+                poll_interval=settings.queue_poll_interval,
+            )
+            if live is not None
+            else None
+        )
+        self.call_service = CallService(self.calls, settings, self.queue, live)
+        self.api_context = ApiContext(
+            settings=settings,
+            projects=self.projects,
+            calls=self.calls,
+            call_service=self.call_service,
+            authenticator=Authenticator(self.projects),
+            rate_limits=TokenBuckets(settings.api_rate_limit, settings.api_rate_burst),
+        )
+        self.app: FastAPI = create_app(self.api_context)
+
+    def ensure_default_project(self) -> tuple[Project, bool]:
+        """The project from WIREXA_PROJECT_ID/WIREXA_API_TOKEN, or the first one, or a new one.
+
+        Returns (project, created).
+        """
+        s = self.settings
+        if s.project_id:
+            existing = self.projects.get(s.project_id)
+            if existing is None:
+                return self.projects.create("Default project", sid=s.project_id, auth_token=s.api_token or None), True
+            if s.api_token and existing.auth_token != s.api_token:
+                raise SystemExit(
+                    f"WIREXA_API_TOKEN does not match the stored token of project {s.project_id}; "
+                    "rotate it with `wirexa projects rotate-token` or unset the variable."
+                )
+            return existing, False
+        found = self.projects.list()
+        if found:
+            return found[0], False
+        return self.projects.create("Default project", auth_token=s.api_token or None), True
+
+    async def serve(self, ready: asyncio.Event | None = None, stop: asyncio.Event | None = None) -> None:
+        """Run the HTTP API (and the outbound queue when a dialer is attached).
+
+        Stops on SIGINT/SIGTERM (uvicorn's handlers) or when `stop` is set.
+        """
+        config = uvicorn.Config(
+            self.app, host=self.settings.host, port=self.settings.port,
+            loop="none", http="httptools", lifespan="off", access_log=False, log_level="warning",
+        )
+        server = uvicorn.Server(config)
+        queue_task = asyncio.create_task(self.queue.run()) if self.queue else None
+        server_task = asyncio.create_task(server.serve())
+        stop_task = asyncio.create_task((stop or asyncio.Event()).wait())
+        try:
+            while not server.started:
+                if server_task.done():
+                    await server_task  # re-raises why it could not start
+                    raise SystemExit(f"could not listen on {self.settings.host}:{self.settings.port}")
+                await asyncio.sleep(0.01)
+            if ready is not None:
+                ready.set()
+            await asyncio.wait({server_task, stop_task}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            server.should_exit = True
+            stop_task.cancel()
+            if queue_task:
+                queue_task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await queue_task
+            await server_task
+            self.db.dispose()

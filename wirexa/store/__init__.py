@@ -1,0 +1,1 @@
+"""Persistence: tables, migrations and queries. Knows nothing about HTTP or SIP."""

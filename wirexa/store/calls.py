@@ -1,0 +1,240 @@
+"""Call records: create, fetch, filtered cursor listing, state transitions, the outbound queue."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import ColumnElement, Engine, delete, insert, select, update
+
+from wirexa.calls import status as st
+from wirexa.clock import utcnow
+from wirexa.store.tables import calls, projects
+
+CallRow = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class CallFilter:
+    """List filters; each `None` means no condition."""
+
+    to: str | None = None
+    from_: str | None = None
+    parent_call_sid: str | None = None
+    status: str | None = None
+    start_time_eq: tuple[datetime, datetime] | None = None  # [from, until) interval
+    start_time_after: datetime | None = None  # inclusive
+    start_time_before: datetime | None = None  # exclusive
+    end_time_eq: tuple[datetime, datetime] | None = None
+    end_time_after: datetime | None = None
+    end_time_before: datetime | None = None
+
+    def conditions(self) -> list[ColumnElement[bool]]:
+        c = calls.c
+        out: list[ColumnElement[bool]] = []
+        if self.to is not None:
+            out.append(c.to_number == self.to)
+        if self.from_ is not None:
+            out.append(c.from_number == self.from_)
+        if self.parent_call_sid is not None:
+            out.append(c.parent_call_sid == self.parent_call_sid)
+        if self.status is not None:
+            out.append(c.status == self.status)
+        for col, eq, after, before in (
+            (c.start_time, self.start_time_eq, self.start_time_after, self.start_time_before),
+            (c.end_time, self.end_time_eq, self.end_time_after, self.end_time_before),
+        ):
+            if eq is not None:
+                out.extend([col >= eq[0], col < eq[1]])
+            if after is not None:
+                out.append(col >= after)
+            if before is not None:
+                out.append(col < before)
+        return out
+
+
+class CallStore:
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    def create(self, values: CallRow) -> CallRow:
+        """Insert a new call (values must hold sid, account_sid, status and the instructions)."""
+        now = utcnow()
+        row = {c.name: c.default.arg if c.default is not None else None for c in calls.c}
+        row.update(date_created=now, date_updated=now)
+        row.update(values)
+        del row["id"]
+        with self.engine.begin() as conn:
+            result = conn.execute(insert(calls).values(**row))
+        row["id"] = result.inserted_primary_key[0]
+        return row
+
+    def get(self, account_sid: str, sid: str) -> CallRow | None:
+        with self.engine.connect() as conn:
+            found = conn.execute(
+                select(calls).where(calls.c.sid == sid, calls.c.account_sid == account_sid)
+            ).first()
+        return dict(found._mapping) if found else None
+
+    def get_by_sid(self, sid: str) -> CallRow | None:
+        with self.engine.connect() as conn:
+            found = conn.execute(select(calls).where(calls.c.sid == sid)).first()
+        return dict(found._mapping) if found else None
+
+    def page(
+        self,
+        account_sid: str,
+        flt: CallFilter,
+        limit: int,
+        *,
+        before_id: int | None = None,
+        after_id: int | None = None,
+        offset: int = 0,
+    ) -> list[CallRow]:
+        """Newest first. `before_id`/`after_id` are cursors, so pages stay stable under inserts."""
+        c = calls.c
+        q = select(calls).where(c.account_sid == account_sid, *flt.conditions())
+        if after_id is not None:
+            # The page just before a cursor: the `limit` oldest rows newer than it, newest first.
+            q = q.where(c.id > after_id).order_by(c.id.asc()).limit(limit)
+            with self.engine.connect() as conn:
+                rows = [dict(r._mapping) for r in conn.execute(q)]
+            return rows[::-1]
+        if before_id is not None:
+            q = q.where(c.id < before_id)
+        q = q.order_by(c.id.desc()).limit(limit).offset(offset)
+        with self.engine.connect() as conn:
+            return [dict(r._mapping) for r in conn.execute(q)]
+
+    def transition(
+        self, sid: str, from_statuses: Iterable[str], values: CallRow, *, unclaimed: bool = False
+    ) -> CallRow | None:
+        """Apply `values` only if the call is still in one of `from_statuses` (atomic check).
+
+        `unclaimed` additionally requires that no engine node owns the call yet.
+        Returns the updated call, or None if its state had moved on.
+        """
+        cond = [calls.c.sid == sid, calls.c.status.in_(list(from_statuses))]
+        if unclaimed:
+            cond.append(calls.c.node_id.is_(None))
+        with self.engine.begin() as conn:
+            res = conn.execute(update(calls).where(*cond).values(date_updated=utcnow(), **values))
+            if not res.rowcount:
+                return None
+            row = conn.execute(select(calls).where(calls.c.sid == sid)).one()
+        return dict(row._mapping)
+
+    def update_fields(self, sid: str, values: CallRow) -> CallRow | None:
+        """Change instructions of a call that has not ended yet."""
+        return self.transition(sid, set(st.ALL) - st.FINAL, values)
+
+    def delete_finished(self, account_sid: str, sid: str) -> bool:
+        with self.engine.begin() as conn:
+            res = conn.execute(
+                delete(calls).where(
+                    calls.c.sid == sid,
+                    calls.c.account_sid == account_sid,
+                    calls.c.status.in_(list(st.FINAL)),
+                )
+            )
+        return bool(res.rowcount)
+
+    # The outbound queue ------------------------------------------------------------
+
+    def projects_with_queued(self) -> list[str]:
+        c = calls.c
+        q = select(c.account_sid).where(c.status == st.QUEUED, c.node_id.is_(None)).distinct()
+        with self.engine.connect() as conn:
+            return list(conn.scalars(q))
+
+    def claim_queued(self, account_sid: str, node_id: str, limit: int) -> list[str]:
+        """Take the oldest `limit` waiting calls of a project for `node_id`, in creation order."""
+        c = calls.c
+        pick = (
+            select(c.id)
+            .where(c.account_sid == account_sid, c.status == st.QUEUED, c.node_id.is_(None))
+            .order_by(c.id)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        )
+        with self.engine.begin() as conn:
+            ids = list(conn.scalars(pick))
+            if not ids:
+                return []
+            conn.execute(
+                update(calls)
+                .where(c.id.in_(ids), c.node_id.is_(None))
+                .values(node_id=node_id, dispatched_at=utcnow())
+            )
+            return list(conn.scalars(select(c.sid).where(c.id.in_(ids)).order_by(c.id)))
+
+    # Ending a call -------------------------------------------------------------------
+
+    def finish(
+        self,
+        sid: str,
+        final_status: str,
+        *,
+        sip_response_code: int | None = None,
+        sip_reason: str | None = None,
+        error_code: int | None = None,
+        error_message: str | None = None,
+        default_price_per_minute: Decimal,
+        price_unit: str,
+        unclaimed: bool = False,
+    ) -> CallRow | None:
+        """End a call: end time, duration, price; debit the project if it has billing on.
+
+        `unclaimed` ends it only while it still waits in the queue (no node owns it).
+        Returns None when the call had already ended (ending is idempotent) or was claimed.
+        """
+        assert final_status in st.FINAL
+        now = utcnow()
+        with self.engine.begin() as conn:
+            row = conn.execute(
+                select(calls, projects.c.billing_enabled, projects.c.price_per_minute)
+                .join(projects, projects.c.sid == calls.c.account_sid)
+                .where(calls.c.sid == sid)
+            ).first()
+            if row is None or row.status in st.FINAL:
+                return None
+            if unclaimed and row.node_id is not None:
+                return None
+            claim_cond = [calls.c.node_id.is_(None)] if unclaimed else []
+            duration = 0
+            if row.start_time is not None:
+                duration = max(0, round((now - row.start_time).total_seconds()))
+            per_minute = row.price_per_minute or default_price_per_minute
+            price = -(per_minute * math.ceil(duration / 60)) if duration else Decimal(0)
+            # The status condition makes a concurrent second ending a no-op.
+            res = conn.execute(
+                update(calls)
+                .where(calls.c.sid == sid, calls.c.status == row.status, *claim_cond)
+                .values(
+                    status=final_status,
+                    end_time=now,
+                    date_updated=now,
+                    duration=duration,
+                    price=price,
+                    price_unit=price_unit,
+                    sip_response_code=sip_response_code,
+                    sip_reason=sip_reason,
+                    error_code=error_code,
+                    error_message=error_message,
+                )
+            )
+            if not res.rowcount:
+                return None
+            if row.billing_enabled and price:
+                conn.execute(
+                    update(projects)
+                    .where(projects.c.sid == row.account_sid)
+                    .values(balance=projects.c.balance + price)
+                )
+            out = conn.execute(select(calls).where(calls.c.sid == sid)).one()
+        return dict(out._mapping)
+

@@ -1,0 +1,125 @@
+"""Table definitions. Migrations in migrations/versions must be kept in step with these."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+from sqlalchemy import (
+    Boolean,
+    Column,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    Numeric,
+    String,
+    Table,
+    Text,
+    TypeDecorator,
+)
+
+metadata = MetaData()
+
+
+class UtcDateTime(TypeDecorator[datetime]):
+    """Timezone-aware UTC datetimes on every backend (SQLite keeps no zone of its own)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: object) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        return value.astimezone(timezone.utc)
+
+    def process_result_value(self, value: datetime | None, dialect: object) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=timezone.utc)
+        return value.astimezone(timezone.utc)
+
+projects = Table(
+    "projects",
+    metadata,
+    Column("sid", String(64), primary_key=True),
+    Column("friendly_name", String(255), nullable=False),
+    Column("auth_token", String(128), nullable=False),
+    Column("status", String(16), nullable=False, default="active"),
+    Column("date_created", UtcDateTime(), nullable=False),
+    Column("date_updated", UtcDateTime(), nullable=False),
+    # Outbound calls per second; NULL means the engine default.
+    Column("cps", Numeric(10, 3), nullable=True),
+    Column("billing_enabled", Boolean, nullable=False, default=False),
+    Column("balance", Numeric(14, 5), nullable=False, default=0),
+    # Price per started minute; NULL means the engine default.
+    Column("price_per_minute", Numeric(10, 5), nullable=True),
+)
+
+calls = Table(
+    "calls",
+    metadata,
+    # Monotonic insertion order: the list cursor and the outbound queue order.
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("sid", String(34), nullable=False, unique=True),
+    Column("account_sid", String(64), ForeignKey("projects.sid"), nullable=False),
+    Column("parent_call_sid", String(34), nullable=True),
+    Column("direction", String(16), nullable=False),
+    Column("to_number", String(255), nullable=False),
+    Column("from_number", String(255), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("date_created", UtcDateTime(), nullable=False),
+    Column("date_updated", UtcDateTime(), nullable=False),
+    Column("start_time", UtcDateTime(), nullable=True),
+    Column("end_time", UtcDateTime(), nullable=True),
+    Column("duration", Integer, nullable=True),
+    Column("price", Numeric(14, 5), nullable=True),
+    Column("price_unit", String(8), nullable=True),
+    Column("answered_by", String(32), nullable=True),
+    Column("forwarded_from", String(255), nullable=True),
+    Column("caller_name", String(255), nullable=True),
+    Column("annotation", Text, nullable=True),
+    # Call instructions.
+    Column("url", Text, nullable=True),
+    Column("method", String(8), nullable=False, default="POST"),
+    Column("fallback_url", Text, nullable=True),
+    Column("fallback_method", String(8), nullable=False, default="POST"),
+    Column("twiml", Text, nullable=True),
+    Column("status_callback", Text, nullable=True),
+    Column("status_callback_method", String(8), nullable=False, default="POST"),
+    Column("status_callback_event", String(64), nullable=True),
+    Column("timeout", Integer, nullable=False, default=60),
+    Column("time_limit", Integer, nullable=False, default=14400),
+    Column("send_digits", String(64), nullable=True),
+    Column("caller_id", String(255), nullable=True),
+    # Recording of the whole call.
+    Column("record", Boolean, nullable=False, default=False),
+    Column("recording_channels", String(8), nullable=True),
+    Column("recording_status_callback", Text, nullable=True),
+    Column("recording_status_callback_method", String(8), nullable=False, default="POST"),
+    Column("recording_status_callback_event", String(64), nullable=True),
+    # Answering machine detection.
+    Column("machine_detection", String(32), nullable=True),
+    Column("machine_detection_timeout", Integer, nullable=True),
+    Column("machine_detection_speech_threshold", Integer, nullable=True),
+    Column("machine_detection_speech_end_threshold", Integer, nullable=True),
+    Column("machine_detection_silence_timeout", Integer, nullable=True),
+    Column("async_amd", Boolean, nullable=False, default=False),
+    Column("async_amd_status_callback", Text, nullable=True),
+    Column("async_amd_status_callback_method", String(8), nullable=False, default="POST"),
+    # Outcome details: the final SIP response and any error that ended the call.
+    Column("sip_response_code", Integer, nullable=True),
+    Column("sip_reason", String(255), nullable=True),
+    Column("error_code", Integer, nullable=True),
+    Column("error_message", Text, nullable=True),
+    # The engine node that owns the live call (NULL while waiting in the outbound queue).
+    Column("node_id", String(64), nullable=True),
+    Column("dispatched_at", UtcDateTime(), nullable=True),
+    Index("ix_calls_account_id", "account_sid", "id"),
+    Index("ix_calls_account_status_id", "account_sid", "status", "id"),
+    Index("ix_calls_queue", "status", "node_id", "id"),
+    Index("ix_calls_node", "node_id"),
+)
