@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 
 import phonenumbers
@@ -41,6 +42,7 @@ def normalize(value: str) -> str:
     return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
 
 
+@functools.lru_cache(maxsize=4096)
 def formatted(value: str) -> str:
     """Human form for `to_formatted`/`from_formatted`: national format for numbers."""
     if not value.startswith("+"):

@@ -9,13 +9,18 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import ColumnElement, Engine, delete, insert, select, update
+from sqlalchemy import ColumnElement, Engine, bindparam, delete, insert, select, update
 
 from wirexa.calls import status as st
 from wirexa.clock import utcnow
 from wirexa.store.tables import calls, projects
 
 CallRow = dict[str, Any]
+
+# Hot statements built once with bound parameters (no per-request statement construction).
+_INSERT = insert(calls)
+_GET = select(calls).where(calls.c.sid == bindparam("sid"), calls.c.account_sid == bindparam("account_sid"))
+_GET_BY_SID = select(calls).where(calls.c.sid == bindparam("sid"))
 
 
 @dataclass(frozen=True)
@@ -69,20 +74,19 @@ class CallStore:
         row.update(values)
         del row["id"]
         with self.engine.begin() as conn:
-            result = conn.execute(insert(calls).values(**row))
+            # Parameters passed separately keep the compiled INSERT cached (values() would not).
+            result = conn.execute(_INSERT, row)
         row["id"] = result.inserted_primary_key[0]
         return row
 
     def get(self, account_sid: str, sid: str) -> CallRow | None:
         with self.engine.connect() as conn:
-            found = conn.execute(
-                select(calls).where(calls.c.sid == sid, calls.c.account_sid == account_sid)
-            ).first()
+            found = conn.execute(_GET, {"sid": sid, "account_sid": account_sid}).first()
         return dict(found._mapping) if found else None
 
     def get_by_sid(self, sid: str) -> CallRow | None:
         with self.engine.connect() as conn:
-            found = conn.execute(select(calls).where(calls.c.sid == sid)).first()
+            found = conn.execute(_GET_BY_SID, {"sid": sid}).first()
         return dict(found._mapping) if found else None
 
     def page(

@@ -1,0 +1,54 @@
+"""Audio sources an endpoint pulls one 20 ms frame from on every clock tick."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Protocol
+
+from .codecs import FRAME_BYTES
+
+
+class AudioSource(Protocol):
+    def next_frame(self) -> bytes | memoryview | None:
+        """The next 20 ms of 16-bit 8 kHz PCM (320 bytes), or None once the source is done."""
+
+    def stop(self) -> None:
+        """Called when the endpoint drops this source before it ended (replaced or closed)."""
+
+
+class PcmPlayer:
+    """Plays a buffer of 8 kHz 16-bit mono PCM, optionally looping; interruptible with stop().
+
+    ``await player.wait()`` returns True when it played to the end, False when stopped.
+    """
+
+    def __init__(self, pcm: bytes, *, loop: bool = False) -> None:
+        if len(pcm) % FRAME_BYTES:  # pad the last frame with silence
+            pcm = pcm + bytes(FRAME_BYTES - len(pcm) % FRAME_BYTES)
+        self._pcm = memoryview(pcm)
+        self._pos = 0
+        self._loop = loop and len(pcm) > 0
+        self._done: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+
+    @property
+    def done(self) -> bool:
+        return self._done.done()
+
+    def next_frame(self) -> memoryview | None:
+        if self._done.done():
+            return None
+        if self._pos >= len(self._pcm):
+            if not self._loop:
+                self._done.set_result(True)
+                return None
+            self._pos = 0
+        frame = self._pcm[self._pos : self._pos + FRAME_BYTES]
+        self._pos += FRAME_BYTES
+        return frame
+
+    def stop(self) -> None:
+        if not self._done.done():
+            self._done.set_result(False)
+
+    async def wait(self) -> bool:
+        return await asyncio.shield(self._done)

@@ -1,0 +1,289 @@
+"""One call leg's RTP endpoint: a UDP socket, its send state, and the receive path to taps."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+from dataclasses import dataclass
+from typing import Callable
+
+from .clock import MediaClock
+from .codecs import DEFAULT_TELEPHONE_EVENT_PT, FRAME_BYTES, PCMU, Codec
+from .dtmf import InbandDtmfDetector, Rfc4733Receiver, Rfc4733Sender
+from .player import AudioSource
+from .ports import PortAllocator
+from .rtp import HEADER, SEQ_MOD, TS_MOD, RtpPacket, is_rtcp
+
+log = logging.getLogger(__name__)
+
+Address = tuple[str, int]
+AudioTap = Callable[[bytes], None]  # 20 ms of decoded PCM, in arrival order
+DtmfListener = Callable[[str], None]
+
+
+@dataclass
+class EndpointStats:
+    sent: int = 0
+    received: int = 0  # valid RTP from the peer, audio and events
+    lost: int = 0  # sequence-number gaps
+    late: int = 0  # duplicates and packets older than the newest one (dropped)
+    ignored: int = 0  # not RTP, unknown payload type, or from an address other than the peer
+
+
+class RtpEndpoint(asyncio.DatagramProtocol):
+    """Sends one frame per clock tick and delivers received audio and digits to listeners.
+
+    Sending: whatever source ``play()`` set, else silence (so NATs and peers see a steady stream;
+    ``send_silence=False`` sends nothing instead, and the next packet gets the marker bit).
+    Sequence numbers count packets, timestamps count samples: both start random (RFC 3550).
+
+    Symmetric RTP: the first valid packet's source address becomes where we send, whatever the
+    SDP said; after that, packets from other addresses are ignored until ``set_remote()``.
+    """
+
+    def __init__(
+        self,
+        clock: MediaClock,
+        *,
+        codec: Codec = PCMU,
+        telephone_event_pt: int | None = DEFAULT_TELEPHONE_EVENT_PT,
+        inband_dtmf: bool = False,
+        send_silence: bool = True,
+    ) -> None:
+        self.clock = clock
+        self.codec = codec
+        self.telephone_event_pt = telephone_event_pt
+        self.send_silence = send_silence
+        self.stats = EndpointStats()
+        self.ssrc = random.getrandbits(32)
+        self._seq = random.getrandbits(16)
+        self._ts = random.getrandbits(32)
+        self._silence = codec.silence_payload
+        self._source: AudioSource | None = None
+        self._dtmf_out = Rfc4733Sender()
+        self._dtmf_in = Rfc4733Receiver()
+        self._inband = InbandDtmfDetector() if inband_dtmf else None
+        self._audio_taps: list[AudioTap] = []
+        self._dtmf_listeners: list[DtmfListener] = []
+        self._transport: asyncio.DatagramTransport | None = None
+        self._ports: PortAllocator | None = None
+        self.local_address: Address = ("", 0)
+        self.remote: Address | None = None
+        self._latched = False
+        self._sent_last_tick = False
+        self._peer_ssrc: int | None = None
+        self._last_seq = -1
+        self._pending = b""  # received PCM not yet making up a full 20 ms frame
+
+    @classmethod
+    async def open(
+        cls,
+        clock: MediaClock,
+        ports: PortAllocator,
+        host: str = "127.0.0.1",
+        **options,
+    ) -> RtpEndpoint:
+        """Bind a port from ``ports`` on ``host`` and join ``clock``."""
+        loop = asyncio.get_running_loop()
+        endpoint = cls(clock, **options)
+        for _ in range(len(ports)):
+            port = ports.allocate()
+            try:
+                await loop.create_datagram_endpoint(lambda: endpoint, local_addr=(host, port))
+            except OSError as exc:  # taken by another process: leave it marked, try the next
+                log.debug("RTP port %s:%d unavailable: %s", host, port, exc)
+                continue
+            endpoint._ports = ports
+            endpoint.local_address = (host, port)
+            clock.add(endpoint)
+            return endpoint
+        raise OSError(f"no free RTP port on {host}")
+
+    # --- control -------------------------------------------------------------------------
+
+    def set_remote(self, address: Address) -> None:
+        """Where to send (from the SDP); the next packet received re-latches the address."""
+        self.remote = address
+        self._latched = False
+
+    def play(self, source: AudioSource) -> None:
+        """Replace what is being sent; the previous source is stopped."""
+        if self._source is not None and self._source is not source:
+            self._source.stop()
+        self._source = source
+
+    def stop_playing(self) -> None:
+        if self._source is not None:
+            self._source.stop()
+            self._source = None
+
+    def send_dtmf(self, digits: str, duration_ms: int = 100, pause_ms: int = 60) -> asyncio.Future[None]:
+        """Send ``digits`` as RFC 4733 events (audio pauses meanwhile); resolves when sent."""
+        if self.telephone_event_pt is None:
+            raise RuntimeError("telephone-event was not negotiated for this call")
+        done = asyncio.get_running_loop().create_future()
+
+        def finished() -> None:
+            if not done.done():
+                done.set_result(None)
+
+        self._dtmf_out.send(digits, duration_ms, pause_ms, finished)
+        return done
+
+    def add_audio_tap(self, tap: AudioTap) -> None:
+        self._audio_taps.append(tap)
+
+    def remove_audio_tap(self, tap: AudioTap) -> None:
+        self._audio_taps.remove(tap)
+
+    def add_dtmf_listener(self, listener: DtmfListener) -> None:
+        self._dtmf_listeners.append(listener)
+
+    def remove_dtmf_listener(self, listener: DtmfListener) -> None:
+        self._dtmf_listeners.remove(listener)
+
+    def close(self) -> None:
+        self.clock.remove(self)
+        self.stop_playing()
+        self._dtmf_out.cancel()
+        if self._transport is not None:
+            self._transport.close()
+            self._transport = None
+        if self._ports is not None:
+            self._ports.release(self.local_address[1])
+            self._ports = None
+
+    # --- sending: called by the clock every 20 ms ----------------------------------------
+
+    def on_tick(self) -> None:
+        ts = self._ts
+        self._ts = (ts + self.codec.samples_per_frame) % TS_MOD
+        if self._dtmf_out.busy:
+            event = self._dtmf_out.next_packet(ts)
+            if event is not None:
+                self._send(self.telephone_event_pt, event.marker, event.timestamp, event.payload)
+                return
+        payload = None
+        source = self._source
+        if source is not None:
+            frame = source.next_frame()
+            if frame is None:
+                self._source = None
+            else:
+                payload = self.codec.encode(frame)
+        if payload is None:
+            if not self.send_silence:
+                self._sent_last_tick = False
+                return
+            payload = self._silence
+        self._send(self.codec.payload_type, not self._sent_last_tick, ts, payload)
+
+    def _send(self, pt: int, marker: bool, ts: int, payload: bytes) -> None:
+        if self.remote is None or self._transport is None:
+            self._sent_last_tick = False
+            return
+        seq = self._seq
+        self._seq = (seq + 1) % SEQ_MOD
+        header = HEADER.pack(0x80, (0x80 if marker else 0) | pt, seq, ts, self.ssrc)
+        self._transport.sendto(header + payload, self.remote)
+        self._sent_last_tick = True
+        self.stats.sent += 1
+
+    # --- receiving -----------------------------------------------------------------------
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self._transport = transport  # type: ignore[assignment]
+
+    def error_received(self, exc: Exception) -> None:
+        # ICMP port unreachable from a peer that is not listening yet: not fatal for RTP.
+        log.debug("RTP socket %s: %s", self.local_address, exc)
+
+    def datagram_received(self, data: bytes, addr: Address) -> None:
+        if is_rtcp(data):  # RTCP is not implemented; receivers tolerate its absence
+            self.stats.ignored += 1
+            return
+        if addr != self.remote or not self._latched:
+            if self._latched or not _is_rtp(data):
+                self.stats.ignored += 1
+                return
+            self.remote = addr
+            self._latched = True
+        # Fast path for the common packet (no CSRC, extension or padding); full parse otherwise.
+        if len(data) > 12 and data[0] == 0x80:
+            _, b1, seq, ts, ssrc = HEADER.unpack_from(data)
+            pt = b1 & 0x7F
+            payload = data[12:]
+        else:
+            try:
+                packet = RtpPacket.parse(data)
+            except ValueError:
+                self.stats.ignored += 1
+                return
+            pt, seq, ts, ssrc, payload = (
+                packet.payload_type,
+                packet.sequence,
+                packet.timestamp,
+                packet.ssrc,
+                packet.payload,
+            )
+        if not self._check_sequence(seq, ssrc):
+            return
+        if pt == self.codec.payload_type:
+            self._deliver_audio(self.codec.decode(payload))
+        elif pt == self.telephone_event_pt:
+            digit = self._dtmf_in.feed(ts, payload)
+            if digit is not None:
+                self._deliver_digit(digit)
+        else:
+            self.stats.ignored += 1
+
+    def _check_sequence(self, seq: int, ssrc: int) -> bool:
+        """Count loss and drop duplicates/late packets (no jitter buffer: arrival order)."""
+        if ssrc != self._peer_ssrc:  # first packet, or the peer restarted its stream
+            self._peer_ssrc = ssrc
+        else:
+            delta = (seq - self._last_seq) % SEQ_MOD
+            if delta == 0 or delta >= SEQ_MOD // 2:
+                self.stats.late += 1
+                return False
+            self.stats.lost += delta - 1
+        self._last_seq = seq
+        self.stats.received += 1
+        return True
+
+    def _deliver_audio(self, pcm: bytes) -> None:
+        if len(pcm) != FRAME_BYTES or self._pending:  # peer uses another ptime: re-frame
+            pcm = self._pending + pcm
+            while len(pcm) >= FRAME_BYTES:
+                self._deliver_audio_frame(pcm[:FRAME_BYTES])
+                pcm = pcm[FRAME_BYTES:]
+            self._pending = pcm
+            return
+        self._deliver_audio_frame(pcm)
+
+    def _deliver_audio_frame(self, pcm: bytes) -> None:
+        for tap in self._audio_taps:
+            try:
+                tap(pcm)
+            except Exception:  # one broken consumer must not take the call's audio down
+                log.exception("audio tap %r failed", tap)
+        if self._inband is not None:
+            digit = self._inband.feed(pcm)
+            if digit is not None:
+                self._deliver_digit(digit)
+
+    def _deliver_digit(self, digit: str) -> None:
+        for listener in self._dtmf_listeners:
+            try:
+                listener(digit)
+            except Exception:
+                log.exception("DTMF listener %r failed", listener)
+
+
+def _is_rtp(data: bytes) -> bool:
+    try:
+        RtpPacket.parse(data)
+    except ValueError:
+        return False
+    return True
