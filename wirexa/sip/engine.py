@@ -5,8 +5,9 @@ from __future__ import annotations
 import asyncio
 import logging
 from dataclasses import dataclass
-from typing import Any, Awaitable, Callable
+from typing import Any, Awaitable, Callable, Sequence
 
+from . import sdp
 from .bridge import deliver, sippy_thread
 from .leg import REASONS, InboundLeg, OutboundLeg, SdpLike, sdp_pair
 from .transport import TransactionManager, WireLog
@@ -34,9 +35,11 @@ class SipEngine:
     """
 
     def __init__(self, host: str = "127.0.0.1", port: int = 5060,
-                 on_invite: InviteHandler | None = None, user_agent: str = "Wirexa") -> None:
+                 on_invite: InviteHandler | None = None, user_agent: str = "Wirexa",
+                 codecs: Sequence[sdp.Codec] = (sdp.PCMU, sdp.PCMA, sdp.DTMF)) -> None:
         self.host, self.port = host, port  # port 0: any free port, known after start()
         self.user_agent = user_agent
+        self.codecs = tuple(codecs)  # what the media plane handles: used to answer re-INVITEs
         self.global_config: dict[str, Any] = {}
         self._on_invite = on_invite
         self._tm: TransactionManager | None = None

@@ -86,8 +86,6 @@ class CallLeg:
         self._engine = engine
         self._loop = loop
         self._ua: _UA | None = None
-        # What we can do (codecs, address, port): taken from the first SDP we send.
-        self._capabilities: sdp.Session | None = None
         self._local: sdp.Session | None = None  # the last SDP we sent (its o= line is reused)
 
     def hangup(self) -> None:
@@ -124,9 +122,12 @@ class CallLeg:
     def _answer_reinvite(self, body: Any) -> None:
         offer = str(body)
         try:
-            if self._capabilities is None:
+            if self._local is None:
                 raise sdp.SdpError("re-INVITE before we sent any SDP")
-            reply = sdp.answer(sdp.parse(offer), self._capabilities, self._local)
+            # Same address and port as before, any codec the engine supports.
+            ours = sdp.offer(self._local.address, self._local.audio.port, self._engine.codecs,
+                             self._local.audio.ptime)
+            reply = sdp.answer(sdp.parse(offer), ours, self._local)
         except sdp.SdpError:
             self._ua.recvEvent(CCEventFail((488, REASONS[488])))
             return
@@ -140,7 +141,7 @@ class OutboundLeg(CallLeg):
 
     def __init__(self, engine: SipEngine, loop: asyncio.AbstractEventLoop, offer: sdp.Session) -> None:
         super().__init__(engine, loop)
-        self._capabilities = self._local = offer
+        self._local = offer
 
     def cancel(self) -> None:
         """CANCEL if not answered yet (→ Canceled(487)); no-op once answered (use hangup)."""
@@ -232,14 +233,14 @@ class InboundLeg(CallLeg):
     def _progress(self, code: int, reason: str, early: tuple[str, sdp.Session] | None) -> None:
         if self._ringing():
             if early is not None:
-                self._capabilities = self._local = early[1]
+                self._local = early[1]
             self._ua.recvEvent(CCEventRing((code, reason, MsgBody(early[0]) if early else None)))
 
     def _final(self, event: Any, session: sdp.Session | None = None) -> None:
         if not self._ringing():
             return  # the caller hung up meanwhile: Disconnected is already on its way
         if session is not None:
-            self._capabilities = self._local = session
+            self._local = session
         self._ua.recvEvent(event)
         if isinstance(event, CCEventConnect):
             self._emit(Answered(self.offer))

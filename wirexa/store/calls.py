@@ -156,7 +156,11 @@ class CallStore:
             return list(conn.scalars(q))
 
     def claim_queued(self, account_sid: str, node_id: str, limit: int) -> list[str]:
-        """Take the oldest `limit` waiting calls of a project for `node_id`, in creation order."""
+        """Take the oldest `limit` waiting calls of a project for `node_id`, in creation order.
+
+        One UPDATE statement, so concurrent claimers (other nodes) never take the same call:
+        PostgreSQL skips rows another claimer has locked, SQLite serialises writers.
+        """
         c = calls.c
         pick = (
             select(c.id)
@@ -164,17 +168,17 @@ class CallStore:
             .order_by(c.id)
             .limit(limit)
             .with_for_update(skip_locked=True)
+            .scalar_subquery()
+        )
+        claim = (
+            update(calls)
+            .where(c.id.in_(pick), c.node_id.is_(None))
+            .values(node_id=node_id, dispatched_at=utcnow())
+            .returning(c.id, c.sid)
         )
         with self.engine.begin() as conn:
-            ids = list(conn.scalars(pick))
-            if not ids:
-                return []
-            conn.execute(
-                update(calls)
-                .where(c.id.in_(ids), c.node_id.is_(None))
-                .values(node_id=node_id, dispatched_at=utcnow())
-            )
-            return list(conn.scalars(select(c.sid).where(c.id.in_(ids)).order_by(c.id)))
+            claimed = conn.execute(claim).all()
+        return [sid for _, sid in sorted(claimed)]
 
     # Ending a call -------------------------------------------------------------------
 

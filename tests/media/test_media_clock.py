@@ -1,0 +1,99 @@
+import asyncio
+import time
+
+import uvloop
+
+from wirexa.media.clock import PERIOD, MediaClock
+
+
+class Recorder:
+    def __init__(self) -> None:
+        self.times: list[float] = []
+
+    def on_tick(self) -> None:
+        self.times.append(time.monotonic())
+
+
+def test_ticks_every_20ms_without_drift():
+    async def main():
+        clock = MediaClock()
+        streams = [Recorder() for _ in range(3)]
+        for s in streams:
+            clock.add(s)
+        clock.start()
+        started = time.monotonic()
+        await asyncio.sleep(1.0)
+        clock.stop()
+        return clock, streams, started
+
+    clock, streams, started = uvloop.run(main())
+    times = streams[0].times
+    # 1 s of 20 ms ticks: 49-50 of them, each stream called on every tick.
+    assert 48 <= len(times) <= 51
+    assert all(len(s.times) == len(times) for s in streams)
+    # Tick n stays near start + n * 20 ms: errors do not accumulate.
+    first = times[0]
+    worst = max(abs(t - (first + i * PERIOD)) for i, t in enumerate(times))
+    assert worst < 0.010
+    assert len(clock.last_send_lateness) == len(times)
+
+
+def test_late_loop_catches_up_a_few_ticks_then_skips():
+    async def main():
+        clock = MediaClock(max_burst=3)
+        rec = Recorder()
+        clock.add(rec)
+        clock.start()
+        await asyncio.sleep(0.1)
+        before = len(rec.times)
+        time.sleep(0.2)  # block the loop for 10 ticks
+        stalled_at = time.monotonic()
+        await asyncio.sleep(0.001)
+        after_wake = [t for t in rec.times[before:] if t >= stalled_at]
+        clock.stop()
+        return clock, after_wake
+
+    clock, burst = uvloop.run(main())
+    assert len(burst) == 3  # only max_burst frames go out back to back
+    assert clock.skipped_ticks >= 7
+
+
+def test_failing_stream_is_removed_and_others_keep_ticking():
+    class Broken:
+        def on_tick(self) -> None:
+            raise RuntimeError("boom")
+
+    async def main():
+        clock = MediaClock()
+        good, bad = Recorder(), Broken()
+        clock.add(bad)
+        clock.add(good)
+        clock.start()
+        await asyncio.sleep(0.1)
+        clock.stop()
+        return clock, good
+
+    clock, good = uvloop.run(main())
+    assert len(clock) == 1 and clock.stream_errors == 1
+    assert len(good.times) >= 3
+
+
+def test_streams_can_leave_during_a_tick():
+    async def main():
+        clock = MediaClock()
+        calls = []
+
+        class OneShot:
+            def on_tick(self) -> None:
+                calls.append(self)
+                clock.remove(self)
+
+        for _ in range(5):
+            clock.add(OneShot())
+        clock.start()
+        await asyncio.sleep(0.08)
+        clock.stop()
+        return clock, calls
+
+    clock, calls = uvloop.run(main())
+    assert len(calls) == 5 and len(clock) == 0
