@@ -158,7 +158,7 @@ class CallStore:
     def claim_queued(self, account_sid: str, node_id: str, limit: int) -> list[str]:
         """Take the oldest `limit` waiting calls of a project for `node_id`, in creation order.
 
-        One UPDATE statement, so concurrent claimers (other nodes) never take the same call:
+        One statement, so concurrent claimers (other nodes) never take the same call:
         PostgreSQL skips rows another claimer has locked, SQLite serialises writers.
         """
         c = calls.c
@@ -168,11 +168,13 @@ class CallStore:
             .order_by(c.id)
             .limit(limit)
             .with_for_update(skip_locked=True)
-            .scalar_subquery()
+            # A CTE, not `IN (subquery)`: PostgreSQL may re-run such a subquery, and with
+            # SKIP LOCKED each run can pick other rows, claiming more than `limit`.
+            .cte("picked")
         )
         claim = (
             update(calls)
-            .where(c.id.in_(pick), c.node_id.is_(None))
+            .where(c.id == pick.c.id, c.node_id.is_(None))
             .values(node_id=node_id, dispatched_at=utcnow())
             .returning(c.id, c.sid)
         )
