@@ -7,7 +7,7 @@ import contextlib
 import logging
 
 import uvicorn
-from fastapi import FastAPI
+from starlette.applications import Starlette
 
 from wirexa.api.app import create_app
 from wirexa.api.auth import Authenticator
@@ -53,7 +53,7 @@ class Engine:
             authenticator=Authenticator(self.projects),
             rate_limits=TokenBuckets(settings.api_rate_limit, settings.api_rate_burst),
         )
-        self.app: FastAPI = create_app(self.api_context)
+        self.app: Starlette = create_app(self.api_context)
 
     def ensure_default_project(self) -> tuple[Project, bool]:
         """The project from WIREXA_PROJECT_ID/WIREXA_API_TOKEN, or the first one, or a new one.
@@ -84,6 +84,7 @@ class Engine:
         config = uvicorn.Config(
             self.app, host=self.settings.host, port=self.settings.port,
             loop="none", http="httptools", lifespan="off", access_log=False, log_level="warning",
+            proxy_headers=False,
         )
         server = uvicorn.Server(config)
         queue_task = asyncio.create_task(self.queue.run()) if self.queue else None

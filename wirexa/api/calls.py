@@ -5,9 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 import orjson
-from fastapi import APIRouter
 from starlette.requests import Request
 from starlette.responses import Response
+from starlette.routing import Route
 
 from wirexa.api import errors as E
 from wirexa.api.call_json import account_uri, call_json
@@ -31,8 +31,8 @@ def not_modifiable(exc: NotModifiable) -> ApiError:
     return ApiError(400, E.CALL_NOT_MODIFIABLE, f"Call is not in a modifiable state: {exc}")
 
 
-def calls_router(ctx: ApiContext) -> APIRouter:
-    router = APIRouter()
+def calls_routes(ctx: ApiContext) -> list[Route]:
+    """Routes relative to an API prefix (`/2010-04-01` or `/api/laml/2010-04-01`)."""
 
     def load_call(request: Request, account_sid: str, call_sid: str) -> dict[str, Any]:
         call = ctx.calls.get(account_sid, call_sid)
@@ -40,8 +40,8 @@ def calls_router(ctx: ApiContext) -> APIRouter:
             raise not_found(request.url.path)
         return call
 
-    @router.post("/Accounts/{account_sid}/Calls.json")
-    async def create_call(request: Request, account_sid: str) -> Response:
+    async def create_call(request: Request) -> Response:
+        account_sid = request.path_params["account_sid"]
         project = ctx.authorize(request, account_sid)
         params = Params.from_body(await request.body())
         values = parse_create(params)
@@ -50,8 +50,8 @@ def calls_router(ctx: ApiContext) -> APIRouter:
         row = ctx.call_service.create_outbound(project.sid, values)
         return json_response(call_json(row), 201)
 
-    @router.get("/Accounts/{account_sid}/Calls.json")
-    async def list_calls(request: Request, account_sid: str) -> Response:
+    async def list_calls(request: Request) -> Response:
+        account_sid = request.path_params["account_sid"]
         project = ctx.authorize(request, account_sid)
         params = Params.from_query(request.url.query)
         flt = parse_list_filter(params)
@@ -69,13 +69,13 @@ def calls_router(ctx: ApiContext) -> APIRouter:
         )
         return json_response(page)
 
-    @router.get("/Accounts/{account_sid}/Calls/{call_sid}.json")
-    async def fetch_call(request: Request, account_sid: str, call_sid: str) -> Response:
+    async def fetch_call(request: Request) -> Response:
+        account_sid, call_sid = request.path_params["account_sid"], request.path_params["call_sid"]
         project = ctx.authorize(request, account_sid)
         return json_response(call_json(load_call(request, project.sid, call_sid)))
 
-    @router.post("/Accounts/{account_sid}/Calls/{call_sid}.json")
-    async def update_call(request: Request, account_sid: str, call_sid: str) -> Response:
+    async def update_call(request: Request) -> Response:
+        account_sid, call_sid = request.path_params["account_sid"], request.path_params["call_sid"]
         project = ctx.authorize(request, account_sid)
         call = load_call(request, project.sid, call_sid)
         status, changes = parse_update(Params.from_body(await request.body()))
@@ -88,12 +88,22 @@ def calls_router(ctx: ApiContext) -> APIRouter:
             raise not_modifiable(exc) from None
         return json_response(call_json(call))
 
-    @router.delete("/Accounts/{account_sid}/Calls/{call_sid}.json")
-    async def delete_call(request: Request, account_sid: str, call_sid: str) -> Response:
+    async def delete_call(request: Request) -> Response:
+        account_sid, call_sid = request.path_params["account_sid"], request.path_params["call_sid"]
         project = ctx.authorize(request, account_sid)
         call = load_call(request, project.sid, call_sid)
         if not ctx.calls.delete_finished(project.sid, call_sid):
             raise not_modifiable(NotModifiable(f"Call is {call['status']}; only finished calls can be deleted."))
         return Response(status_code=204)
 
-    return router
+    async def calls_collection(request: Request) -> Response:
+        return await (create_call if request.method == "POST" else list_calls)(request)
+
+    async def call_instance(request: Request) -> Response:
+        handler = {"GET": fetch_call, "POST": update_call, "DELETE": delete_call}[request.method]
+        return await handler(request)
+
+    return [
+        Route("/Accounts/{account_sid}/Calls.json", calls_collection, methods=["GET", "POST"]),
+        Route("/Accounts/{account_sid}/Calls/{call_sid}.json", call_instance, methods=["GET", "POST", "DELETE"]),
+    ]
