@@ -1,7 +1,11 @@
 """Requests/s and latency of `POST Calls.json` and `GET Calls/{sid}.json` at 50 concurrent clients.
 
 Starts `wirexa up` (SQLite unless WIREXA_DATABASE_URL is set) on loopback with a fresh data dir,
-then loads it with Debian's `wrk` (a second process, one thread) and prints the figures.
+then loads it with Debian's `wrk` (a second process, one thread) in two ways:
+- saturation: 50 connections each sending its next request as soon as the last is answered
+  (the most requests/s the engine serves; latency there is queueing: 50 / throughput);
+- paced: the same 50 clients, each waiting between requests so that together they offer the
+  target rate (create 500/s, fetch 1,500/s): the latency a client sees at that load.
 
     .venv/bin/python bench/api_throughput.py [--seconds 10] [--connections 50]
 """
@@ -34,6 +38,12 @@ WRK_GET = """
 wrk.method = "GET"
 wrk.headers["Authorization"] = "{auth}"
 """
+# Per-connection pause (ms) before its next request: paces the clients to a target rate.
+# Random (uniform, mean delay_ms) so the 50 clients do not fire in lockstep bursts.
+WRK_DELAY = """
+function delay() return math.random(0, 2 * {delay_ms}) end
+"""
+TARGETS = {"POST Calls.json": 500, "GET Calls/{sid}.json": 1500}
 
 
 def free_port() -> int:
@@ -103,9 +113,16 @@ def main() -> int:
             ("POST Calls.json", f"{calls}.json", WRK_POST),
             ("GET Calls/{sid}.json", f"{calls}/{sid}.json", WRK_GET),
         ):
-            r = run_wrk(url, script.format(auth=auth), args.seconds, args.connections)
-            print(f"{name:24s} {r['rps']:8.0f} req/s   p50 {r['p50']:6.2f} ms   p99 {r['p99']:6.2f} ms"
-                  f"   non-2xx {int(r['non2xx'])}")
+            script = script.format(auth=auth)
+            r = run_wrk(url, script, args.seconds, args.connections)
+            print(f"{name:22s} saturation  {r['rps']:7.0f} req/s   p50 {r['p50']:7.2f} ms   "
+                  f"p99 {r['p99']:7.2f} ms   non-2xx {int(r['non2xx'])}")
+            target = TARGETS[name]
+            # Each client's cycle is its pause plus the response time (about 3 ms here).
+            delay_ms = max(0, round(1000 * args.connections / target) - 3)
+            r = run_wrk(url, script + WRK_DELAY.format(delay_ms=delay_ms), args.seconds, args.connections)
+            print(f"{name:22s} paced {target:>5}/s {r['rps']:7.0f} req/s   p50 {r['p50']:7.2f} ms   "
+                  f"p99 {r['p99']:7.2f} ms   non-2xx {int(r['non2xx'])}")
     finally:
         proc.send_signal(signal.SIGINT)
         proc.wait(timeout=15)

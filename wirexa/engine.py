@@ -19,6 +19,7 @@ from wirexa.calls.service import CallService
 from wirexa.config import Settings
 from wirexa.store.calls import CallStore
 from wirexa.store.db import make_engine, migrate
+from wirexa.store.numbers import NumberStore
 from wirexa.store.projects import Project, ProjectStore
 
 log = logging.getLogger(__name__)
@@ -33,6 +34,7 @@ class Engine:
         migrate(self.db)
         self.projects = ProjectStore(self.db)
         self.calls = CallStore(self.db)
+        self.numbers = NumberStore(self.db)
         self.live = live
         self.queue = (
             OutboundQueue(
@@ -49,6 +51,7 @@ class Engine:
             settings=settings,
             projects=self.projects,
             calls=self.calls,
+            numbers=self.numbers,
             call_service=self.call_service,
             authenticator=Authenticator(self.projects),
             rate_limits=TokenBuckets(settings.api_rate_limit, settings.api_rate_burst),

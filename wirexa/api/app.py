@@ -21,6 +21,7 @@ from wirexa.api import errors as E
 from wirexa.api.calls import calls_routes, json_response
 from wirexa.api.context import ApiContext
 from wirexa.api.errors import ApiError
+from wirexa.api.numbers import numbers_routes
 
 log = logging.getLogger(__name__)
 
@@ -63,7 +64,7 @@ def create_app(ctx: ApiContext) -> Starlette:
         log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
         return ApiError(500, 20500, "Internal server error").response()
 
-    api = calls_routes(ctx)
+    api = [*calls_routes(ctx), *numbers_routes(ctx)]
     return Starlette(
         routes=[Route("/health", health), *(Mount(prefix, routes=api) for prefix in API_PREFIXES)],
         exception_handlers={ApiError: api_error, HTTPException: http_error, Exception: unexpected},

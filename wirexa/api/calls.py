@@ -16,6 +16,7 @@ from wirexa.api.context import ApiContext
 from wirexa.api.errors import ApiError, not_found
 from wirexa.api.forms import Params
 from wirexa.api.paging import PageRequest, list_page
+from wirexa.api.routing import resource_route
 from wirexa.calls.service import NotModifiable
 
 
@@ -96,14 +97,10 @@ def calls_routes(ctx: ApiContext) -> list[Route]:
             raise not_modifiable(NotModifiable(f"Call is {call['status']}; only finished calls can be deleted."))
         return Response(status_code=204)
 
-    async def calls_collection(request: Request) -> Response:
-        return await (create_call if request.method == "POST" else list_calls)(request)
-
-    async def call_instance(request: Request) -> Response:
-        handler = {"GET": fetch_call, "POST": update_call, "DELETE": delete_call}[request.method]
-        return await handler(request)
-
     return [
-        Route("/Accounts/{account_sid}/Calls.json", calls_collection, methods=["GET", "POST"]),
-        Route("/Accounts/{account_sid}/Calls/{call_sid}.json", call_instance, methods=["GET", "POST", "DELETE"]),
+        resource_route("/Accounts/{account_sid}/Calls.json", {"GET": list_calls, "POST": create_call}),
+        resource_route(
+            "/Accounts/{account_sid}/Calls/{call_sid}.json",
+            {"GET": fetch_call, "POST": update_call, "DELETE": delete_call},
+        ),
     ]

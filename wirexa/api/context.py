@@ -13,6 +13,7 @@ from wirexa.api.ratelimit import TokenBuckets
 from wirexa.calls.service import CallService
 from wirexa.config import Settings
 from wirexa.store.calls import CallStore
+from wirexa.store.numbers import NumberStore
 from wirexa.store.projects import Project, ProjectStore
 
 
@@ -21,6 +22,7 @@ class ApiContext:
     settings: Settings
     projects: ProjectStore
     calls: CallStore
+    numbers: NumberStore
     call_service: CallService
     authenticator: Authenticator
     rate_limits: TokenBuckets

@@ -13,6 +13,7 @@ from sqlalchemy import ColumnElement, Engine, bindparam, delete, insert, select,
 
 from wirexa.calls import status as st
 from wirexa.clock import utcnow
+from wirexa.store.paging import cursor_page
 from wirexa.store.tables import calls, projects
 
 CallRow = dict[str, Any]
@@ -99,20 +100,9 @@ class CallStore:
         after_id: int | None = None,
         offset: int = 0,
     ) -> list[CallRow]:
-        """Newest first. `before_id`/`after_id` are cursors, so pages stay stable under inserts."""
-        c = calls.c
-        q = select(calls).where(c.account_sid == account_sid, *flt.conditions())
-        if after_id is not None:
-            # The page just before a cursor: the `limit` oldest rows newer than it, newest first.
-            q = q.where(c.id > after_id).order_by(c.id.asc()).limit(limit)
-            with self.engine.connect() as conn:
-                rows = [dict(r._mapping) for r in conn.execute(q)]
-            return rows[::-1]
-        if before_id is not None:
-            q = q.where(c.id < before_id)
-        q = q.order_by(c.id.desc()).limit(limit).offset(offset)
-        with self.engine.connect() as conn:
-            return [dict(r._mapping) for r in conn.execute(q)]
+        """Newest first, by cursor (stable under inserts) or offset."""
+        q = select(calls).where(calls.c.account_sid == account_sid, *flt.conditions())
+        return cursor_page(self.engine, calls, q, limit, before_id=before_id, after_id=after_id, offset=offset)
 
     def transition(
         self, sid: str, from_statuses: Iterable[str], values: CallRow, *, unclaimed: bool = False

@@ -123,3 +123,23 @@ calls = Table(
     Index("ix_calls_queue", "status", "node_id", "id"),
     Index("ix_calls_node", "node_id"),
 )
+
+phone_numbers = Table(
+    "phone_numbers",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),  # list cursor
+    Column("sid", String(34), nullable=False, unique=True),
+    Column("account_sid", String(64), ForeignKey("projects.sid"), nullable=False),
+    # One owner per number across all projects: an inbound INVITE must route to exactly one.
+    Column("phone_number", String(255), nullable=False, unique=True),
+    Column("friendly_name", String(255), nullable=False),
+    Column("voice_url", Text, nullable=True),
+    Column("voice_method", String(8), nullable=False, default="POST"),
+    Column("voice_fallback_url", Text, nullable=True),
+    Column("voice_fallback_method", String(8), nullable=False, default="POST"),
+    Column("status_callback", Text, nullable=True),
+    Column("status_callback_method", String(8), nullable=False, default="POST"),
+    Column("date_created", UtcDateTime(), nullable=False),
+    Column("date_updated", UtcDateTime(), nullable=False),
+    Index("ix_phone_numbers_account", "account_sid", "id"),
+)
