@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import base64
 import time
-from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -13,26 +12,8 @@ import pytest
 from twilio.base.exceptions import TwilioRestException
 from twilio.rest import Client
 
-from conftest import BACKENDS, RecordingLiveCalls, RunningEngine, engine_settings, make_database, set_call_state
+from conftest import RunningEngine, set_call_state
 from wirexa.calls import status as st
-
-
-@pytest.fixture(scope="module", params=BACKENDS)
-def server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningEngine]:
-    tmp = tmp_path_factory.mktemp(f"calls-{request.param}")
-    for url in make_database(request.param, tmp):
-        running = RunningEngine(engine_settings(url, tmp), live=RecordingLiveCalls())
-        try:
-            yield running
-        finally:
-            running.close()
-
-
-@pytest.fixture
-def client(server: RunningEngine) -> Client:
-    c = Client(*server.auth)
-    c.api.base_url = server.base_url
-    return c
 
 
 def create(client: Client, **kw: object):  # type: ignore[no-untyped-def]

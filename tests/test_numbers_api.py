@@ -2,32 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import httpx
 import pytest
 from twilio.base.exceptions import TwilioRestException
 from twilio.rest import Client
 
-from conftest import BACKENDS, RunningEngine, engine_settings, make_database
-
-
-@pytest.fixture(scope="module", params=BACKENDS)
-def server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningEngine]:
-    tmp = tmp_path_factory.mktemp(f"numbers-{request.param}")
-    for url in make_database(request.param, tmp):
-        running = RunningEngine(engine_settings(url, tmp))
-        try:
-            yield running
-        finally:
-            running.close()
-
-
-@pytest.fixture
-def client(server: RunningEngine) -> Client:
-    c = Client(*server.auth)
-    c.api.base_url = server.base_url
-    return c
+from conftest import RunningEngine
 
 
 def test_create_fetch_update_list_delete(server: RunningEngine, client: Client) -> None:
