@@ -1,159 +1,24 @@
-"""Shared fixtures: databases (SQLite and a real PostgreSQL), and engines serving real HTTP."""
+"""Shared fixtures: databases, engines serving real HTTP, SIPp peers."""
 
 from __future__ import annotations
 
-import asyncio
-import os
-import socket
-import threading
-import uuid
-from collections.abc import Iterator
+import shutil
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
-import psycopg
 import pytest
-import uvloop
-from sqlalchemy.engine import make_url
 
-from wirexa.calls import status as st
-from wirexa.config import Settings
-from wirexa.engine import Engine
+from engine_support import BACKENDS, RecordingLiveCalls, RunningEngine, engine_settings, make_database
+from siptest import Sipp
 
-BACKENDS = ["sqlite", "postgresql"]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _postgres_server_url() -> str | None:
-    url = os.environ.get("WIREXA_TEST_POSTGRES_URL")
-    if not url and os.environ.get("CI"):
-        raise RuntimeError("CI must run the PostgreSQL tests: use scripts/test.sh, which starts PostgreSQL")
-    return url
-
-
-def make_database(backend: str, tmp_path: Path) -> Iterator[str]:
-    """A fresh, empty database of the given backend; yields its SQLAlchemy URL."""
-    if backend == "sqlite":
-        yield f"sqlite:///{tmp_path / 'wirexa.db'}"
-        return
-    server = _postgres_server_url()
-    if server is None:
-        pytest.skip("PostgreSQL not available: run the suite with scripts/test.sh")
-    name = f"wirexa_test_{uuid.uuid4().hex[:12]}"
-    admin_dsn = make_url(server).set(drivername="postgresql").render_as_string(hide_password=False)
-    with psycopg.connect(admin_dsn, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield make_url(server).set(database=name).render_as_string(hide_password=False)
-    finally:
-        with psycopg.connect(admin_dsn, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+if TYPE_CHECKING:
+    from twilio.rest import Client
 
 
 @pytest.fixture(params=BACKENDS)
 def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     yield from make_database(request.param, tmp_path)
-
-
-class RecordingLiveCalls:
-    """Stands in for the SIP engine (issue 3) at the REST boundary: records what it is asked
-    to do and ends calls in the store as the real engine does."""
-
-    def __init__(self) -> None:
-        self.dialed: list[tuple[str, float]] = []
-        self.ended: list[tuple[str, str]] = []
-        self.redirected: list[str] = []
-        self.engine: Engine | None = None
-
-    def dial(self, call_sid: str) -> None:
-        import time
-
-        self.dialed.append((call_sid, time.monotonic()))
-
-    async def end(self, call_sid: str, status: str) -> None:
-        self.ended.append((call_sid, status))
-        assert self.engine is not None
-        self.engine.calls.finish(
-            call_sid, status, sip_response_code=200, sip_reason="OK",
-            default_price_per_minute=self.engine.settings.price_per_minute,
-            price_unit=self.engine.settings.price_unit,
-        )
-
-    async def redirect(self, call_sid: str) -> None:
-        self.redirected.append(call_sid)
-
-
-class RunningEngine:
-    """An Engine serving real HTTP on 127.0.0.1 from a background thread with its own loop."""
-
-    def __init__(self, settings: Settings, live: RecordingLiveCalls | None = None) -> None:
-        self.settings = settings
-        self.live = live
-        self.engine = Engine(settings, live=live)
-        if live is not None:
-            live.engine = self.engine
-        self.project, _ = self.engine.ensure_default_project()
-        self.base_url = f"http://127.0.0.1:{settings.port}"
-        self._ready = threading.Event()
-        self._failed: BaseException | None = None
-        self._thread = threading.Thread(target=self._run, daemon=True)
-        self._thread.start()
-        if not self._ready.wait(15):
-            raise RuntimeError("engine did not start")
-        if self._failed:
-            raise self._failed
-
-    def _run(self) -> None:
-        async def main() -> None:
-            self._loop = asyncio.get_running_loop()
-            self._stop = asyncio.Event()
-            ready = asyncio.Event()
-            serve = asyncio.create_task(self.engine.serve(ready, self._stop))
-            await asyncio.wait({serve, asyncio.create_task(ready.wait())}, return_when=asyncio.FIRST_COMPLETED)
-            self._ready.set()
-            await serve
-
-        try:
-            uvloop.run(main())
-        except BaseException as exc:  # surfaced to the test thread
-            self._failed = exc
-            self._ready.set()
-
-    @property
-    def auth(self) -> tuple[str, str]:
-        return (self.project.sid, self.project.auth_token)
-
-    @property
-    def calls_url(self) -> str:
-        return f"{self.base_url}/2010-04-01/Accounts/{self.project.sid}/Calls.json"
-
-    def close(self) -> None:
-        self._loop.call_soon_threadsafe(self._stop.set)
-        self._thread.join(15)
-
-
-def engine_settings(database_url: str, data_dir: Path, **overrides: Any) -> Settings:
-    values: dict[str, Any] = dict(
-        data_dir=data_dir,
-        database_url=database_url,
-        port=free_port(),
-        node_id="test-node",
-        project_id=str(uuid.uuid4()),
-        api_token="PT" + uuid.uuid4().hex,
-        queue_poll_interval=0.05,
-    )
-    values.update(overrides)
-    return Settings(**values)
-
-
-def set_call_state(engine: Engine, sid: str, **values: Any) -> None:
-    """Move a call as the SIP engine would (claim it, ring, answer...)."""
-    engine.calls.transition(sid, st.ALL, {"node_id": engine.settings.node_id, **values})
 
 
 @pytest.fixture(scope="module", params=BACKENDS)
@@ -176,3 +41,22 @@ def client(server: RunningEngine) -> "Client":
     c = Client(*server.auth)
     c.api.base_url = server.base_url
     return c
+
+
+@pytest.fixture
+def sipp(tmp_path: Path) -> Iterator[Callable[..., Sipp]]:
+    """sipp(scenario, remote=None, *extra, port=None): start SIPp on a scenario file (a name in
+    scenarios/ or a Path) or a built-in (a name without .xml, e.g. "uas")."""
+    if shutil.which("sipp") is None:
+        pytest.skip("sipp (Debian sip-tester) not installed")
+    started: list[Sipp] = []
+
+    def start(scenario: str | Path, remote: str | None = None, *extra: str,
+              port: int | None = None) -> Sipp:
+        peer = Sipp(tmp_path, scenario, remote, extra, port)
+        started.append(peer)
+        return peer
+
+    yield start
+    for peer in started:
+        peer.kill()

@@ -8,7 +8,7 @@ import httpx
 from twilio.base.exceptions import TwilioRestException
 from twilio.rest import Client
 
-from conftest import RunningEngine, engine_settings
+from engine_support import RunningEngine, engine_settings
 
 
 def test_rate_limit_answers_429_with_retry_after_per_project(tmp_path: Path) -> None:

@@ -12,7 +12,7 @@ import pytest
 from twilio.base.exceptions import TwilioRestException
 from twilio.rest import Client
 
-from conftest import RunningEngine, set_call_state
+from engine_support import RunningEngine, set_call_state
 from wirexa.calls import status as st
 
 

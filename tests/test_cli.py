@@ -14,7 +14,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from conftest import free_port
+from engine_support import free_port
+from siptest import free_udp_port
 
 WIREXA = str(Path(sys.executable).with_name("wirexa"))
 
@@ -30,7 +31,7 @@ def start_up(data_dir: Path, port: int, env: dict[str, str] | None = None) -> tu
     proc = subprocess.Popen(
         [WIREXA, "--data-dir", str(data_dir), "up", "--port", str(port)],
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-        env={**os.environ, **(env or {})},
+        env={**os.environ, "WIREXA_SIP_PORT": str(free_udp_port()), **(env or {})},
     )
     lines: list[str] = []
     assert proc.stdout is not None

@@ -7,7 +7,7 @@ import pytest
 from twilio.base.exceptions import TwilioRestException
 from twilio.rest import Client
 
-from conftest import RunningEngine
+from engine_support import RunningEngine
 
 
 def test_create_fetch_update_list_delete(server: RunningEngine, client: Client) -> None:

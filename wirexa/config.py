@@ -9,7 +9,6 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -23,8 +22,9 @@ class Settings(BaseSettings):
     database_url: str = ""
     # SQLite synchronous mode: FULL fsyncs every commit (a power cut loses nothing committed).
     sqlite_synchronous: str = "FULL"
-    # Identifies this engine process as the owner of the live calls it runs.
-    node_id: str = Field(default_factory=lambda: f"node-{uuid.uuid4().hex[:12]}")
+    # Names this engine as the owner of the live calls it runs. Empty: kept in data_dir/node-id,
+    # so a restarted engine recognises (and closes out) the calls it owned before a crash.
+    node_id: str = ""
 
     # Default project created on first start (or taken from these).
     project_id: str = ""
@@ -42,6 +42,39 @@ class Settings(BaseSettings):
 
     # How often the outbound queue looks for calls created by other API nodes.
     queue_poll_interval: float = 0.25
+
+    # SIP: where the engine listens, and the trunk outbound calls go through.
+    sip_host: str = "127.0.0.1"
+    sip_port: int = 5060
+    # Empty: the built-in sandbox carrier (started by `wirexa up`) is the trunk.
+    trunk_host: str = ""
+    trunk_port: int = 5060
+    trunk_username: str = ""
+    trunk_password: str = ""
+    # Source addresses allowed to send us INVITEs (comma-separated IPs or CIDRs); the trunk
+    # host is always allowed.
+    inbound_allow: str = "127.0.0.1/32"
+
+    # RTP: the address in our SDP and the port range (even ports) calls take sockets from.
+    rtp_host: str = "127.0.0.1"
+    rtp_port_min: int = 10000
+    rtp_port_max: int = 20000
+
+    # The sandbox carrier (virtual phones) that `wirexa up` runs beside the engine.
+    sandbox: bool = True
+    sandbox_sip_port: int = 5080
+    sandbox_http_port: int = 8081
+
+    def resolve_node_id(self) -> str:
+        if not self.node_id:
+            path = self.data_dir / "node-id"
+            if path.exists():
+                self.node_id = path.read_text().strip()
+            else:
+                self.data_dir.mkdir(parents=True, exist_ok=True)
+                self.node_id = f"node-{uuid.uuid4().hex[:12]}"
+                path.write_text(self.node_id + "\n")
+        return self.node_id
 
     @property
     def sqlalchemy_url(self) -> str:

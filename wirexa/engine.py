@@ -1,4 +1,9 @@
-"""Assembles one engine process: store, services, API, outbound queue; runs and stops them."""
+"""Assembles one engine process: store, services, API, outbound queue and the call engine
+(SIP, the media clock, live calls); runs and stops them.
+
+The media clock shares the event loop with the HTTP API for now; the API does no blocking work
+(store reads are short, call-state writes go through the runner's thread).
+"""
 
 from __future__ import annotations
 
@@ -15,8 +20,13 @@ from wirexa.api.context import ApiContext
 from wirexa.api.ratelimit import TokenBuckets
 from wirexa.calls.live import LiveCalls
 from wirexa.calls.queue import OutboundQueue
+from wirexa.calls.runner import CallRunner
 from wirexa.calls.service import CallService
 from wirexa.config import Settings
+from wirexa.media.clock import MediaClock
+from wirexa.media.ports import PortAllocator
+from wirexa.sip.engine import SipEngine, Trunk
+from wirexa.sip.leg import InboundLeg
 from wirexa.store.calls import CallStore
 from wirexa.store.db import make_engine, migrate
 from wirexa.store.numbers import NumberStore
@@ -28,23 +38,22 @@ log = logging.getLogger(__name__)
 class Engine:
     def __init__(self, settings: Settings, live: LiveCalls | None = None) -> None:
         self.settings = settings
-        if not settings.database_url:
-            settings.data_dir.mkdir(parents=True, exist_ok=True)
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        settings.resolve_node_id()
         self.db = make_engine(settings.sqlalchemy_url, settings.sqlite_synchronous)
         migrate(self.db)
         self.projects = ProjectStore(self.db)
         self.calls = CallStore(self.db)
         self.numbers = NumberStore(self.db)
+        # `live` stands in for the call engine in API tests; otherwise serve() builds the real one.
         self.live = live
-        self.queue = (
-            OutboundQueue(
-                self.calls, self.projects, live.dial,
-                node_id=settings.node_id,
-                default_cps=settings.default_cps,
-                poll_interval=settings.queue_poll_interval,
-            )
-            if live is not None
-            else None
+        self.runner: CallRunner | None = None
+        self.sip: SipEngine | None = None
+        self.queue = OutboundQueue(
+            self.calls, self.projects, self._dial,
+            node_id=settings.node_id,
+            default_cps=settings.default_cps,
+            poll_interval=settings.queue_poll_interval,
         )
         self.call_service = CallService(self.calls, settings, self.queue, live)
         self.api_context = ApiContext(
@@ -79,18 +88,55 @@ class Engine:
             return found[0], False
         return self.projects.create("Default project", auth_token=s.api_token or None), True
 
+    def _dial(self, call_sid: str) -> None:
+        assert self.live is not None
+        self.live.dial(call_sid)
+
+    def trunk(self) -> Trunk:
+        s = self.settings
+        if s.trunk_host:
+            return Trunk(s.trunk_host, s.trunk_port, s.trunk_username or None, s.trunk_password or None)
+        return Trunk("127.0.0.1", s.sandbox_sip_port)
+
+    async def start_call_engine(self) -> None:
+        """SIP endpoint, media clock and the runner of live calls; closes out calls a crash
+        left open."""
+        s = self.settings
+        clock = MediaClock()
+        clock.start()
+        ports = PortAllocator(s.rtp_port_min, s.rtp_port_max)
+        self.sip = SipEngine(s.sip_host, s.sip_port, on_invite=self._on_invite)
+        self.runner = CallRunner(s, self.calls, self.numbers, self.sip, self.trunk(), clock, ports)
+        await self.sip.start()
+        closed = await self.runner.recover()
+        if closed:
+            log.warning("closed out %d call(s) left unfinished by a previous run of node %s", closed, s.node_id)
+        self.live = self.call_service.live = self.runner
+
+    async def _on_invite(self, leg: InboundLeg) -> None:
+        assert self.runner is not None
+        await self.runner.on_invite(leg)
+
+    async def stop_call_engine(self) -> None:
+        if self.runner is not None:
+            await self.runner.shutdown()
+        if self.sip is not None:
+            await self.sip.stop()
+
     async def serve(self, ready: asyncio.Event | None = None, stop: asyncio.Event | None = None) -> None:
-        """Run the HTTP API (and the outbound queue when a dialer is attached).
+        """Run the HTTP API, the call engine and the outbound queue.
 
         Stops on SIGINT/SIGTERM (uvicorn's handlers) or when `stop` is set.
         """
+        if self.live is None:
+            await self.start_call_engine()
         config = uvicorn.Config(
             self.app, host=self.settings.host, port=self.settings.port,
             loop="none", http="httptools", lifespan="off", access_log=False, log_level="warning",
             proxy_headers=False,
         )
         server = uvicorn.Server(config)
-        queue_task = asyncio.create_task(self.queue.run()) if self.queue else None
+        queue_task = asyncio.create_task(self.queue.run())
         server_task = asyncio.create_task(server.serve())
         stop_task = asyncio.create_task((stop or asyncio.Event()).wait())
         try:
@@ -105,9 +151,9 @@ class Engine:
         finally:
             server.should_exit = True
             stop_task.cancel()
-            if queue_task:
-                queue_task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await queue_task
+            queue_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await queue_task
             await server_task
+            await self.stop_call_engine()
             self.db.dispose()

@@ -21,7 +21,7 @@ class CallService:
         self,
         calls: CallStore,
         settings: Settings,
-        queue: OutboundQueue | None = None,
+        queue: OutboundQueue,
         live: LiveCalls | None = None,
     ) -> None:
         self.calls = calls
@@ -35,8 +35,7 @@ class CallService:
             {**values, "sid": new_call_sid(), "account_sid": account_sid,
              "direction": "outbound-api", "status": st.QUEUED}
         )
-        if self.queue is not None:
-            self.queue.notify()
+        self.queue.notify()
         return row
 
     def _finish_waiting(self, call: CallRow) -> CallRow | None:

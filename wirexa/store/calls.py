@@ -172,6 +172,13 @@ class CallStore:
             claimed = conn.execute(claim).all()
         return [sid for _, sid in sorted(claimed)]
 
+    def owned_unfinished(self, node_id: str) -> list[CallRow]:
+        """Calls a node owns that have not ended (after a crash: the ones to close out)."""
+        c = calls.c
+        q = select(calls).where(c.node_id == node_id, c.status.not_in(list(st.FINAL))).order_by(c.id)
+        with self.engine.connect() as conn:
+            return [dict(r._mapping) for r in conn.execute(q)]
+
     # Ending a call -------------------------------------------------------------------
 
     def finish(

@@ -12,7 +12,7 @@ from typing import Any, AsyncIterator, Awaitable, TypeVar
 from wirexa.sip import SipEngine
 from wirexa.sip.engine import InviteHandler
 
-SCENARIOS = Path(__file__).parent / "scenarios"
+SCENARIOS = Path(__file__).parent / "sip" / "scenarios"
 LOOPBACK = "127.0.0.1"
 T = TypeVar("T")
 

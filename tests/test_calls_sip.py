@@ -1,0 +1,211 @@
+"""Calls placed and received by the real call engine (SIP + RTP), with SIPp as the far end."""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import struct
+import time
+from collections.abc import Callable, Iterator
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import pytest
+from twilio.rest import Client
+
+from engine_support import RunningEngine, engine_settings, free_port
+from siptest import Sipp, free_udp_port, scenario_from_template
+from wirexa.calls import status as st
+from wirexa.sids import new_call_sid
+
+TRUNK_USER, TRUNK_PASSWORD = "alice", "s3cret"  # what uas_auth_401.xml verifies
+
+
+@pytest.fixture(scope="module")
+def trunk_port() -> int:
+    return free_udp_port()
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory, trunk_port: int) -> Iterator[RunningEngine]:
+    """A real engine whose SIP trunk is wherever each test starts SIPp (`trunk_port`)."""
+    tmp = tmp_path_factory.mktemp("calls-sip")
+    base = 20000 + (free_port() % 20000)
+    settings = engine_settings(
+        f"sqlite:///{tmp / 'w.db'}", tmp, sip_port=free_udp_port(), sandbox=False,
+        trunk_host="127.0.0.1", trunk_port=trunk_port,
+        trunk_username=TRUNK_USER, trunk_password=TRUNK_PASSWORD,
+        rtp_port_min=base, rtp_port_max=base + 200,
+    )
+    running = RunningEngine(settings)
+    try:
+        yield running
+    finally:
+        running.close()
+
+
+@pytest.fixture
+def client(server: RunningEngine) -> Client:
+    c = Client(*server.auth)
+    c.api.base_url = server.base_url
+    return c
+
+
+def wait_status(client: Client, sid: str, wanted: set[str], timeout: float = 15.0):  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + timeout
+    while True:
+        call = client.calls(sid).fetch()
+        if call.status in wanted or time.monotonic() > deadline:
+            return call
+        time.sleep(0.05)
+
+
+def place(client: Client, **kw: object):  # type: ignore[no-untyped-def]
+    args: dict[str, object] = dict(to="+13125551234", from_="+18005550100", twiml="<Response><Pause/></Response>")
+    args.update(kw)
+    return client.calls.create(**args)
+
+
+def sipp_exit(peer: Sipp) -> int:
+    return asyncio.run(peer.wait())
+
+
+def tone(freq: float, seconds: float, amplitude: int = 8000) -> bytes:
+    n = int(8000 * seconds)
+    return struct.pack(f"<{n}h", *(int(amplitude * math.sin(2 * math.pi * freq * i / 8000)) for i in range(n)))
+
+
+def test_answered_call_hung_up_through_the_api(client: Client, sipp: Callable[..., Sipp], trunk_port: int) -> None:
+    peer = sipp("uas", port=trunk_port)
+    call = place(client)
+    live = wait_status(client, call.sid, {"in-progress", "failed", "busy", "no-answer"})
+    assert live.status == "in-progress", (live.status, peer.log())
+    assert live.start_time is not None
+    time.sleep(1.1)
+    ended = client.calls(call.sid).update(status="completed")
+    assert ended.status == "completed"
+    assert sipp_exit(peer) == 0, peer.log()
+    assert int(ended.duration) >= 1 and ended.end_time is not None
+    assert "INVITE sip:+13125551234@127.0.0.1" in peer.log()
+    assert "From: <sip:+18005550100@" in peer.log() or "+18005550100" in peer.log()
+
+
+def test_far_end_hangs_up(client: Client, sipp: Callable[..., Sipp], trunk_port: int) -> None:
+    peer = sipp("uas_answer_then_bye.xml", port=trunk_port)
+    call = place(client)
+    done = wait_status(client, call.sid, {"completed", "failed"})
+    assert sipp_exit(peer) == 0, peer.log()
+    assert done.status == "completed"
+    raw = client.http_client.request("GET", f"{client.api.base_url}/2010-04-01/Accounts/{client.account_sid}/Calls/{call.sid}.json",
+                                     auth=(client.username, client.password)).text
+    assert "hung up by the far end" in raw
+
+
+def test_busy(client: Client, sipp: Callable[..., Sipp], trunk_port: int) -> None:
+    peer = sipp("uas_busy.xml", port=trunk_port)
+    call = place(client)
+    done = wait_status(client, call.sid, {"busy", "failed", "completed"})
+    assert done.status == "busy"
+    assert sipp_exit(peer) == 0, peer.log()
+
+
+def test_no_answer_cancels_after_timeout(client: Client, sipp: Callable[..., Sipp], trunk_port: int) -> None:
+    peer = sipp("uas_ring_no_answer.xml", port=trunk_port)
+    started = time.monotonic()
+    call = place(client, timeout=2)
+    assert wait_status(client, call.sid, {"ringing"}, timeout=5).status == "ringing"
+    done = wait_status(client, call.sid, {"no-answer", "failed", "canceled"})
+    assert done.status == "no-answer"
+    assert 1.5 < time.monotonic() - started < 10
+    assert sipp_exit(peer) == 0, peer.log()
+    assert "CANCEL sip:" in peer.log()
+
+
+def test_canceled_through_the_api_while_ringing(client: Client, sipp: Callable[..., Sipp], trunk_port: int) -> None:
+    peer = sipp("uas_ring_no_answer.xml", port=trunk_port)
+    call = place(client, timeout=30)
+    assert wait_status(client, call.sid, {"ringing"}, timeout=5).status == "ringing"
+    assert client.calls(call.sid).update(status="canceled").status == "canceled"
+    assert sipp_exit(peer) == 0, peer.log()
+
+
+def test_trunk_digest_challenge_is_answered(client: Client, sipp: Callable[..., Sipp], trunk_port: int,
+                                            tmp_path: Path) -> None:
+    peer = sipp("uas_auth_401.xml", port=trunk_port)
+    call = place(client)
+    live = wait_status(client, call.sid, {"in-progress", "failed", "busy", "no-answer"})
+    assert live.status == "in-progress", peer.log()
+    client.calls(call.sid).update(status="completed")
+    assert sipp_exit(peer) == 0, peer.log()
+    assert "Authorization: Digest" in peer.log()
+
+
+def test_audio_both_ways_through_an_echoing_peer(server: RunningEngine, client: Client,
+                                                 sipp: Callable[..., Sipp], trunk_port: int) -> None:
+    """SIPp echoes our RTP back: what Wirexa plays reaches the far end and comes back."""
+    peer = sipp("uas", "-rtp_echo", port=trunk_port)
+    call = place(client)
+    assert wait_status(client, call.sid, {"in-progress"}).status == "in-progress"
+    heard: list[bytes] = []
+    digits: list[str] = []
+
+    async def exercise() -> bool:
+        live = server.engine.runner.live[call.sid]  # type: ignore[union-attr]
+        assert live.media is not None
+        untap = live.media.tap(heard.append)
+        live.media.endpoint.add_dtmf_listener(digits.append)
+        played = await live.media.play(tone(440, 1.0))
+        await live.media.send_digits("1#")  # echoed back as RFC 4733 events
+        await asyncio.sleep(0.3)
+        untap()
+        return played
+
+    assert server.run(exercise()) is True
+    client.calls(call.sid).update(status="completed")
+    assert sipp_exit(peer) == 0, peer.log()
+    pcm = b"".join(heard)
+    samples = struct.unpack(f"<{len(pcm) // 2}h", pcm)
+    loud = sum(1 for s in samples if abs(s) > 2000)
+    assert loud > 4000, f"echoed audio too quiet: {loud} loud samples of {len(samples)}"
+    assert digits == ["1", "#"]
+
+
+def test_inbound_call_to_a_number(server: RunningEngine, client: Client, sipp: Callable[..., Sipp]) -> None:
+    client.incoming_phone_numbers.create(phone_number="+13125550199", voice_url="https://backend.example/in")
+    sip_port = server.settings.sip_port
+    peer = sipp("uac", f"127.0.0.1:{sip_port}", "-s", "+13125550199", "-d", "500")
+    assert sipp_exit(peer) == 0, peer.log()
+    calls = client.calls.list(to="+13125550199", limit=5)
+    assert len(calls) == 1
+    inbound = wait_status(client, calls[0].sid, {"completed"})
+    assert inbound.direction == "inbound" and inbound.status == "completed"
+
+
+def test_inbound_call_to_an_unknown_number_is_404(server: RunningEngine, sipp: Callable[..., Sipp],
+                                                  tmp_path: Path) -> None:
+    scenario = scenario_from_template("uac_expect_reject.xml", tmp_path, code="404")
+    peer = sipp(scenario, f"127.0.0.1:{server.settings.sip_port}", "-s", "+13125550000")
+    assert sipp_exit(peer) == 0, peer.log()
+
+
+def test_calls_left_open_by_a_crash_are_closed_out(tmp_path: Path) -> None:
+    settings = engine_settings(f"sqlite:///{tmp_path / 'w.db'}", tmp_path, sip_port=free_udp_port(), sandbox=False,
+                               trunk_host="127.0.0.1", trunk_port=free_udp_port())
+    first = RunningEngine(settings, live=None, start=False)
+    project = first.project
+    answered, ringing = new_call_sid(), new_call_sid()
+    for sid, status in ((answered, st.IN_PROGRESS), (ringing, st.RINGING)):
+        first.engine.calls.create({
+            "sid": sid, "account_sid": project.sid, "direction": "outbound-api", "status": status,
+            "to_number": "+13125551234", "from_number": "+18005550100", "url": "https://b.example/v",
+            "node_id": settings.node_id, "start_time": datetime.now(timezone.utc) - timedelta(seconds=30),
+        })
+    restarted = RunningEngine(settings)  # same node id: it owns those calls
+    try:
+        a = restarted.engine.calls.get(project.sid, answered)
+        r = restarted.engine.calls.get(project.sid, ringing)
+        assert a is not None and r is not None
+        assert a["status"] == st.COMPLETED and a["duration"] >= 30
+        assert r["status"] == st.FAILED and "restart" in r["error_message"]
+    finally:
+        restarted.close()

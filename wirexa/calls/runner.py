@@ -1,0 +1,381 @@
+"""Live calls on this node: dials queued calls over SIP, answers inbound INVITEs for the
+project's numbers, keeps each call's status in the store as SIP events arrive, and ends calls
+when asked. It implements `LiveCalls` for the REST side."""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import logging
+from collections.abc import Awaitable, Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from functools import partial
+from typing import Any, TypeVar
+
+from wirexa.calls import status as st
+from wirexa.calls.addresses import InvalidAddress, normalize
+from wirexa.calls.negotiation import MediaParams, media_params
+from wirexa.clock import utcnow
+from wirexa.config import Settings
+from wirexa.media.clock import MediaClock
+from wirexa.media.ports import PortAllocator
+from wirexa.media.rtp_endpoint import RtpEndpoint
+from wirexa.media.session import MediaSession
+from wirexa.sids import new_call_sid
+from wirexa.sip import sdp
+from wirexa.sip.engine import SipEngine, Trunk
+from wirexa.sip.events import Answered, Canceled, Disconnected, Failed, Ringing, Updated
+from wirexa.sip.leg import CallLeg, InboundLeg, OutboundLeg
+from wirexa.store.calls import CallRow, CallStore
+from wirexa.store.numbers import NumberStore
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+# How long to wait for the far end to confirm a CANCEL or BYE before giving up on it.
+END_GRACE = 35.0
+
+
+def status_for_sip_failure(code: int) -> str:
+    """semantics.md: 486/600 busy; 408/480/487 (and our own ring timeout) no-answer; else failed."""
+    if code in (486, 600):
+        return st.BUSY
+    if code in (408, 480, 487):
+        return st.NO_ANSWER
+    return st.FAILED
+
+
+@dataclass(frozen=True)
+class _EndRequest:
+    """Put on a leg's event queue to end the call from the asyncio side (API, flow, limits)."""
+
+    status: str  # canceled | completed
+    reason: str
+
+
+@dataclass
+class LiveCall:
+    """A call this node is running. `flow` code (LaML, Calling API) drives it through `media`
+    and ends it with `hangup()`."""
+
+    sid: str
+    account_sid: str
+    direction: str
+    media: MediaSession | None = None
+    leg: CallLeg | None = None
+    call: CallRow = field(default_factory=dict)
+    end_requested: _EndRequest | None = None
+    # Set when the REST API gave the call new instructions (Url/Twiml); the flow clears it.
+    redirected: asyncio.Event = field(default_factory=asyncio.Event)
+    done: asyncio.Future[str] = field(default_factory=lambda: asyncio.get_running_loop().create_future())
+
+    def request_end(self, status: str, reason: str) -> None:
+        if self.end_requested is None:
+            self.end_requested = _EndRequest(status, reason)
+            if self.leg is not None:
+                self.leg.events.put_nowait(self.end_requested)
+
+    def hangup(self, reason: str = "hung up by the call flow") -> None:
+        self.request_end(st.COMPLETED, reason)
+
+
+CallFlow = Callable[[LiveCall], Awaitable[None]]
+
+
+class CallRunner:
+    def __init__(
+        self,
+        settings: Settings,
+        calls: CallStore,
+        numbers: NumberStore,
+        sip: SipEngine,
+        trunk: Trunk,
+        clock: MediaClock,
+        ports: PortAllocator,
+        flow: CallFlow | None = None,
+    ) -> None:
+        self.settings = settings
+        self.calls = calls
+        self.numbers = numbers
+        self.sip = sip
+        self.trunk = trunk
+        self.clock = clock
+        self.ports = ports
+        self.flow = flow
+        self.live: dict[str, LiveCall] = {}
+        self._tasks: set[asyncio.Task[None]] = set()
+        # Store writes leave the media loop: one thread keeps each call's updates in order.
+        self._db = ThreadPoolExecutor(1, thread_name_prefix="wirexa-calls-db")
+        self._allowed = [ipaddress.ip_network(n.strip(), strict=False)
+                         for n in settings.inbound_allow.split(",") if n.strip()]
+
+    async def _store(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        return await asyncio.get_running_loop().run_in_executor(self._db, partial(fn, *args, **kwargs))
+
+    def _spawn(self, coro: Awaitable[None]) -> None:
+        task = asyncio.ensure_future(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    # --- LiveCalls (the REST side) ---------------------------------------------------------
+
+    def dial(self, call_sid: str) -> None:
+        live = LiveCall(call_sid, "", "outbound-api")
+        self.live[call_sid] = live  # registered now, so an end request never misses it
+        self._spawn(self._run(live, self._outbound(live)))
+
+    async def end(self, call_sid: str, status: str) -> None:
+        live = self.live.get(call_sid)
+        if live is None:
+            return
+        live.request_end(status, "ended through the REST API")
+        await asyncio.wait([live.done], timeout=END_GRACE)
+
+    async def redirect(self, call_sid: str) -> None:
+        """New instructions are in the store; the call flow (LaML) picks them up."""
+        live = self.live.get(call_sid)
+        if live is not None:
+            live.redirected.set()
+
+    # --- lifecycle -------------------------------------------------------------------------
+
+    async def recover(self) -> int:
+        """Close out calls this node owned when it stopped without ending them (a crash):
+        answered ones as completed, the rest as failed. Returns how many."""
+        rows = await self._store(self.calls.owned_unfinished, self.settings.node_id)
+        for row in rows:
+            answered = row["status"] == st.IN_PROGRESS
+            await self._store(
+                self._finish, row["sid"], st.COMPLETED if answered else st.FAILED,
+                error_message="the engine stopped while running this call; closed out on restart",
+            )
+        return len(rows)
+
+    async def shutdown(self) -> None:
+        """Hang up every live call and wait (bounded) for them to end."""
+        for live in list(self.live.values()):
+            live.request_end(st.COMPLETED if live.call.get("status") == st.IN_PROGRESS else st.CANCELED,
+                             "engine shutting down")
+        pending = [live.done for live in self.live.values()]
+        if pending:
+            await asyncio.wait(pending, timeout=5)
+        for task in list(self._tasks):
+            task.cancel()
+        self._db.shutdown(wait=True)
+
+    # --- one call --------------------------------------------------------------------------
+
+    def _finish(self, sid: str, status: str, **details: Any) -> CallRow | None:
+        return self.calls.finish(
+            sid, status, default_price_per_minute=self.settings.price_per_minute,
+            price_unit=self.settings.price_unit, **details,
+        )
+
+    async def _run(self, live: LiveCall, body: Awaitable[None]) -> None:
+        """Run a call to its end, whatever happens: the call always ends up in a final state."""
+        try:
+            await body
+        except Exception as exc:
+            log.exception("call %s failed inside the engine", live.sid)
+            if live.leg is not None:
+                live.leg.hangup()
+            await self._store(self._finish, live.sid, st.FAILED, error_message=f"engine error: {exc}")
+        finally:
+            if live.media is not None:
+                live.media.close()
+            self.live.pop(live.sid, None)
+            if not live.done.done():
+                live.done.set_result(live.sid)
+
+    async def _open_media(self, live: LiveCall) -> RtpEndpoint:
+        endpoint = await RtpEndpoint.open(self.clock, self.ports, host=self.settings.rtp_host)
+        live.media = MediaSession(endpoint)
+        return endpoint
+
+    @staticmethod
+    def _apply(endpoint: RtpEndpoint, params: MediaParams) -> None:
+        endpoint.set_codec(params.codec, params.telephone_event_pt)
+        endpoint.set_remote(params.remote)
+
+    async def _outbound(self, live: LiveCall) -> None:
+        call = await self._store(self.calls.get_by_sid, live.sid)
+        if call is None:
+            return
+        live.call, live.account_sid = call, call["account_sid"]
+        if call["status"] != st.QUEUED or live.end_requested is not None:
+            await self._store(self._finish, live.sid, st.CANCELED)
+            return
+        endpoint = await self._open_media(live)
+        offer = sdp.offer(self.settings.rtp_host, endpoint.local_address[1])
+        to = call["to_number"]
+        try:
+            leg = await self.sip.dial(self.trunk, to, caller_id=call["from_number"], offer=offer)
+        except Exception as exc:  # e.g. an unresolvable SIP URI host
+            await self._store(self._finish, live.sid, st.FAILED, error_message=f"could not send INVITE: {exc}")
+            return
+        live.leg = leg
+        if live.end_requested is not None:
+            leg.events.put_nowait(live.end_requested)
+        if not await self._ring(live, leg, call["timeout"]):
+            return
+        await self._connected(live)
+
+    async def _ring(self, live: LiveCall, leg: OutboundLeg, timeout: float) -> bool:
+        """Until answered (True) or ended (False, with the final status stored)."""
+        loop = asyncio.get_running_loop()
+        give_up_at = loop.time() + timeout
+        timed_out = False
+        while True:
+            remaining = give_up_at - loop.time() if not (timed_out or live.end_requested) else END_GRACE
+            try:
+                event = await leg.next_event(max(0.0, remaining))
+            except TimeoutError:
+                if timed_out or live.end_requested:
+                    await self._store(self._finish, live.sid, st.FAILED,
+                                      error_message="the trunk did not confirm the CANCEL")
+                    return False
+                timed_out = True
+                leg.cancel()
+                continue
+            if isinstance(event, Ringing):
+                if live.call["status"] == st.QUEUED:
+                    live.call = await self._store(self.calls.transition, live.sid, [st.QUEUED],
+                                                  {"status": st.RINGING}) or live.call
+            elif isinstance(event, Answered):
+                if live.end_requested is not None or timed_out:
+                    leg.hangup()  # answered just as we gave up
+                    continue
+                self._apply(live.media.endpoint, media_params(sdp.parse(event.sdp or "")))  # type: ignore[union-attr]
+                live.call = await self._store(self.calls.transition, live.sid, [st.QUEUED, st.RINGING],
+                                              {"status": st.IN_PROGRESS, "start_time": utcnow()}) or live.call
+                return True
+            elif isinstance(event, Failed):
+                await self._store(self._finish, live.sid, status_for_sip_failure(event.code),
+                                  sip_response_code=event.code, sip_reason=event.reason)
+                return False
+            elif isinstance(event, Canceled):
+                status = st.NO_ANSWER if timed_out else st.CANCELED
+                await self._store(self._finish, live.sid, status, sip_response_code=event.code,
+                                  sip_reason=event.reason,
+                                  error_message="no answer within Timeout" if timed_out else None)
+                return False
+            elif isinstance(event, Disconnected):  # answered and hung up at once (see Answered)
+                await self._store(self._finish, live.sid, st.CANCELED if not timed_out else st.NO_ANSWER)
+                return False
+            elif isinstance(event, _EndRequest):
+                leg.cancel()
+
+    async def _connected(self, live: LiveCall) -> None:
+        """From answer to hangup; the call flow runs meanwhile."""
+        assert live.leg is not None
+        leg = live.leg
+        flow = asyncio.ensure_future(self.flow(live)) if self.flow is not None else None
+        loop = asyncio.get_running_loop()
+        hang_up_at = loop.time() + live.call["time_limit"]
+        reason, hung_up, flow_seen = "", False, False
+        try:
+            while True:
+                if flow is not None and flow.done() and not flow_seen:
+                    flow_seen = True
+                    if not flow.cancelled() and flow.exception() is not None:
+                        log.error("call flow of %s failed", live.sid, exc_info=flow.exception())
+                    if not hung_up:  # the document ran out: hang up, as LaML does
+                        reason, hung_up = "the call flow ended", True
+                        leg.hangup()
+                getter = asyncio.ensure_future(leg.events.get())
+                waits: set[asyncio.Future[Any]] = {getter}
+                if flow is not None and not flow.done():
+                    waits.add(flow)
+                timeout = END_GRACE if hung_up else max(0.0, hang_up_at - loop.time())
+                done, _ = await asyncio.wait(waits, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+                if getter not in done:
+                    getter.cancel()
+                    if done:  # the flow ended: handled at the top of the loop
+                        continue
+                    if hung_up:  # our BYE was never confirmed
+                        break
+                    reason, hung_up = "TimeLimit reached", True
+                    leg.hangup()
+                    continue
+                event = getter.result()
+                if isinstance(event, Disconnected):
+                    if event.by == "remote":
+                        reason = "hung up by the far end"
+                    break
+                if isinstance(event, Updated):
+                    self._apply(live.media.endpoint, media_params(sdp.parse(event.remote_sdp)))  # type: ignore[union-attr]
+                elif isinstance(event, _EndRequest) and not hung_up:
+                    reason, hung_up = event.reason, True
+                    leg.hangup()
+        finally:
+            if flow is not None and not flow.done():
+                flow.cancel()
+        await self._store(self._finish, live.sid, st.COMPLETED, sip_reason=reason)
+
+    # --- inbound ---------------------------------------------------------------------------
+
+    def _source_allowed(self, host: str) -> bool:
+        try:
+            addr = ipaddress.ip_address(host)
+        except ValueError:
+            return False
+        if host == self.trunk.host:
+            return True
+        return any(addr in net for net in self._allowed)
+
+    async def on_invite(self, leg: InboundLeg) -> None:
+        """An INVITE for one of our numbers: create the inbound call and answer it."""
+        if not self._source_allowed(leg.source[0]):
+            log.warning("INVITE from %s refused: not in inbound_allow", leg.source[0])
+            leg.reject(403)
+            return
+        try:
+            to = normalize(leg.to_user if leg.to_user.startswith("+") else "+" + leg.to_user)
+        except InvalidAddress:
+            to = leg.to_user
+        number = await self._store(self.numbers.find, to)
+        if number is None:
+            leg.reject(404)
+            return
+        try:
+            caller = normalize(leg.from_user if leg.from_user.startswith("+") else "+" + leg.from_user)
+        except InvalidAddress:
+            caller = leg.from_uri
+        sid = new_call_sid()
+        live = LiveCall(sid, number["account_sid"], "inbound", leg=leg)
+        self.live[sid] = live
+        self._spawn(self._run(live, self._inbound(live, leg, number, caller, to)))
+
+    async def _inbound(self, live: LiveCall, leg: InboundLeg, number: dict[str, Any], caller: str, to: str) -> None:
+        live.call = await self._store(self.calls.create, {
+            "sid": live.sid, "account_sid": number["account_sid"], "direction": "inbound",
+            "status": st.RINGING, "to_number": to, "from_number": caller,
+            "url": number["voice_url"], "method": number["voice_method"],
+            "fallback_url": number["voice_fallback_url"], "fallback_method": number["voice_fallback_method"],
+            "status_callback": number["status_callback"],
+            "status_callback_method": number["status_callback_method"],
+            "node_id": self.settings.node_id,
+        })
+        endpoint = await self._open_media(live)
+        try:
+            remote = sdp.parse(leg.offer or "")
+            local = sdp.offer(self.settings.rtp_host, endpoint.local_address[1], self.sip.codecs)
+            answer = sdp.answer(remote, local)
+            params = media_params(answer)
+        except sdp.SdpError as exc:
+            leg.reject(488)
+            await self._store(self._finish, live.sid, st.FAILED, sip_response_code=488,
+                              sip_reason="Not Acceptable Here", error_message=f"unusable SDP offer: {exc}")
+            return
+        self._apply(endpoint, MediaParams(remote.rtp_address(), params.codec, params.telephone_event_pt,
+                                          params.on_hold))
+        leg.answer(answer)
+        event = await leg.next_event(END_GRACE)
+        if not isinstance(event, Answered):
+            await self._store(self._finish, live.sid, st.CANCELED, sip_reason="caller hung up before answer")
+            return
+        live.call = await self._store(self.calls.transition, live.sid, [st.RINGING],
+                                      {"status": st.IN_PROGRESS, "start_time": utcnow()}) or live.call
+        await self._connected(live)
+

@@ -1,0 +1,138 @@
+"""MediaSession: what call flows (LaML verbs, Calling API commands) do with a live call's audio.
+
+Play (interruptible), send digits, receive digits, tap inbound audio, bridge two calls. It wraps
+the call's RtpEndpoint; everything runs on the media loop and never blocks it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import deque
+from collections.abc import Callable
+
+from .codecs import FRAME_BYTES
+from .dtmf import dtmf_tones
+from .player import PcmPlayer
+from .rtp_endpoint import RtpEndpoint
+
+SILENT_FRAME = bytes(FRAME_BYTES)
+PAUSES = {"w": 0.5, "W": 1.0}  # Twilio's SendDigits pause characters
+
+
+class FrameQueue:
+    """An audio source fed frame by frame (a bridged call's audio). Keeps at most `depth`
+    frames so a stalled reader never builds up delay; sends silence while empty."""
+
+    def __init__(self, depth: int = 5) -> None:
+        self._frames: deque[bytes] = deque(maxlen=depth)
+        self._stopped = False
+
+    def push(self, frame: bytes) -> None:
+        self._frames.append(frame)
+
+    def next_frame(self) -> bytes | None:
+        if self._stopped:
+            return None
+        return self._frames.popleft() if self._frames else SILENT_FRAME
+
+    def stop(self) -> None:
+        self._stopped = True
+
+
+class MediaSession:
+    def __init__(self, endpoint: RtpEndpoint) -> None:
+        self.endpoint = endpoint
+        self._digits: asyncio.Queue[str] = asyncio.Queue()
+        endpoint.add_dtmf_listener(self._digits.put_nowait)
+        self._bridge: _Bridge | None = None
+
+    # --- playing ---------------------------------------------------------------------------
+
+    async def play(self, pcm: bytes, *, loop: bool = False) -> bool:
+        """Play 8 kHz 16-bit mono PCM. True when it played to the end, False when interrupted
+        (stop_playing(), another play(), a bridge, or the call ending)."""
+        player = PcmPlayer(pcm, loop=loop)
+        self.endpoint.play(player)
+        return await player.wait()
+
+    def stop_playing(self) -> None:
+        self.endpoint.stop_playing()
+
+    async def send_digits(self, digits: str) -> None:
+        """DTMF as RFC 4733 events, or as tones when the peer did not negotiate
+        telephone-event; `w` waits 0.5 s and `W` 1 s between them (as SendDigits)."""
+        chunk = ""
+        for ch in digits + "\0":
+            if ch in PAUSES or ch == "\0":
+                if chunk:
+                    await self._send_dtmf(chunk)
+                    chunk = ""
+                if ch in PAUSES:
+                    await asyncio.sleep(PAUSES[ch])
+            else:
+                chunk += ch
+
+    async def _send_dtmf(self, digits: str) -> None:
+        if self.endpoint.telephone_event_pt is not None:
+            await self.endpoint.send_dtmf(digits)
+        else:
+            await self.play(dtmf_tones(digits))
+
+    # --- receiving -------------------------------------------------------------------------
+
+    async def next_digit(self, timeout: float | None = None) -> str | None:
+        """The next digit the far end pressed, or None after `timeout` seconds."""
+        try:
+            return await asyncio.wait_for(self._digits.get(), timeout)
+        except TimeoutError:
+            return None
+
+    def pending_digit(self) -> bool:
+        return not self._digits.empty()
+
+    def clear_digits(self) -> None:
+        while not self._digits.empty():
+            self._digits.get_nowait()
+
+    def tap(self, callback: Callable[[bytes], None]) -> Callable[[], None]:
+        """Deliver every 20 ms frame of inbound PCM to `callback`; returns the function that
+        removes the tap."""
+        self.endpoint.add_audio_tap(callback)
+        return lambda: self.endpoint.remove_audio_tap(callback)
+
+    # --- bridging --------------------------------------------------------------------------
+
+    def bridge(self, other: MediaSession) -> None:
+        """Connect two calls' audio both ways (what each hears is what the other says)."""
+        self.unbridge()
+        other.unbridge()
+        link = _Bridge(self, other)
+        self._bridge = other._bridge = link
+
+    def unbridge(self) -> None:
+        if self._bridge is not None:
+            link, self._bridge = self._bridge, None
+            link.a._bridge = link.b._bridge = None
+            link.close()
+
+    def close(self) -> None:
+        self.unbridge()
+        self.endpoint.close()
+
+
+class _Bridge:
+    """Each side's inbound audio is played to the other side, 20 ms frame by frame."""
+
+    def __init__(self, a: MediaSession, b: MediaSession) -> None:
+        self.a, self.b = a, b
+        self.to_a, self.to_b = FrameQueue(), FrameQueue()
+        a.endpoint.add_audio_tap(self.to_b.push)
+        b.endpoint.add_audio_tap(self.to_a.push)
+        a.endpoint.play(self.to_a)
+        b.endpoint.play(self.to_b)
+
+    def close(self) -> None:
+        self.a.endpoint.remove_audio_tap(self.to_b.push)
+        self.b.endpoint.remove_audio_tap(self.to_a.push)
+        self.to_a.stop()
+        self.to_b.stop()
