@@ -20,6 +20,11 @@ from siptest import free_udp_port
 WIREXA = str(Path(sys.executable).with_name("wirexa"))
 
 
+def free_engine_ports() -> dict[str, str]:
+    return {"WIREXA_SIP_PORT": str(free_udp_port()), "WIREXA_SANDBOX_SIP_PORT": str(free_udp_port()),
+            "WIREXA_SANDBOX_HTTP_PORT": str(free_port())}
+
+
 def run_admin(data_dir: Path, *args: str) -> str:
     out = subprocess.run([WIREXA, "--data-dir", str(data_dir), *args],
                          capture_output=True, text=True, timeout=60)
@@ -31,7 +36,7 @@ def start_up(data_dir: Path, port: int, env: dict[str, str] | None = None) -> tu
     proc = subprocess.Popen(
         [WIREXA, "--data-dir", str(data_dir), "up", "--port", str(port)],
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-        env={**os.environ, "WIREXA_SIP_PORT": str(free_udp_port()), **(env or {})},
+        env={**os.environ, **free_engine_ports(), **(env or {})},
     )
     lines: list[str] = []
     assert proc.stdout is not None
@@ -117,7 +122,7 @@ def test_up_refuses_a_port_in_use_with_a_clear_message(tmp_path: Path) -> None:
         busy.listen()
         port = busy.getsockname()[1]
         out = subprocess.run([WIREXA, "--data-dir", str(tmp_path), "up", "--port", str(port)],
-                             capture_output=True, text=True, timeout=60)
+                             capture_output=True, text=True, timeout=60, env={**os.environ, **free_engine_ports()})
     assert out.returncode != 0
     assert str(port) in out.stdout + out.stderr
 

@@ -35,16 +35,43 @@ def cmd_up(settings: Settings) -> int:
 
     engine = Engine(settings)
     project, created = engine.ensure_default_project()
-    print(f"Wirexa listening on http://{settings.host}:{settings.port}  (data: {settings.data_dir.resolve() if not settings.database_url else engine.db.url.render_as_string()})")
-    if created:
-        print("Created the default project; keep these credentials:")
-    _print_credentials(project, settings)
-    sys.stdout.flush()
+    data = settings.data_dir.resolve() if not settings.database_url else engine.db.url.render_as_string()
+    ready = asyncio.Event()
+
+    async def announce() -> None:
+        await ready.wait()
+        print(f"Wirexa listening on http://{settings.host}:{settings.port}  (data: {data})")
+        print(f"SIP: udp {settings.sip_host}:{settings.sip_port}  trunk: {engine.trunk().host}:{engine.trunk().port}")
+        if engine.sandbox is not None:
+            print(f"Sandbox carrier (virtual phones): {engine.sandbox.http_url}  e.g. call +15005550001")
+        if created:
+            print("Created the default project; keep these credentials:")
+        _print_credentials(project, settings)
+        sys.stdout.flush()
+
+    async def main() -> None:
+        announcer = asyncio.create_task(announce())
+        try:
+            await engine.serve(ready)
+        finally:
+            announcer.cancel()
+
     try:
-        uvloop.run(engine.serve())
+        uvloop.run(main())
     except KeyboardInterrupt:
         pass
     print("Wirexa stopped.")
+    return 0
+
+
+def cmd_sandbox(settings: Settings, args: argparse.Namespace) -> int:
+    from wirexa.sandbox import serve_sandbox
+
+    uvloop.run(serve_sandbox(
+        args.sip_host, args.sip_port if args.sip_port is not None else settings.sandbox_sip_port,
+        args.http_host, args.http_port if args.http_port is not None else settings.sandbox_http_port,
+        settings.data_dir / "sandbox", args.rules,
+    ))
     return 0
 
 
@@ -110,6 +137,13 @@ def build_parser() -> argparse.ArgumentParser:
     up.add_argument("--host", help="listen address (default 127.0.0.1; WIREXA_HOST)")
     up.add_argument("--port", type=int, help="listen port (default 8080; WIREXA_PORT)")
 
+    sandbox = sub.add_parser("sandbox", help="run only the sandbox carrier (virtual phones)")
+    sandbox.add_argument("--sip-host", default="127.0.0.1")
+    sandbox.add_argument("--sip-port", type=int, help="default 5080 (WIREXA_SANDBOX_SIP_PORT)")
+    sandbox.add_argument("--http-host", default="127.0.0.1")
+    sandbox.add_argument("--http-port", type=int, help="default 8090 (WIREXA_SANDBOX_HTTP_PORT)")
+    sandbox.add_argument("--rules", help="TOML rules file for the virtual phones")
+
     projects = sub.add_parser("projects", help="create, list and administer projects")
     psub = projects.add_subparsers(dest="projects_cmd", required=True)
     create = psub.add_parser("create", help="create a project and print its credentials")
@@ -138,6 +172,8 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     if args.command == "up":
         return cmd_up(settings)
+    if args.command == "sandbox":
+        return cmd_sandbox(settings, args)
     return cmd_projects(settings, args)
 
 

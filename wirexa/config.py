@@ -63,7 +63,7 @@ class Settings(BaseSettings):
     # The sandbox carrier (virtual phones) that `wirexa up` runs beside the engine.
     sandbox: bool = True
     sandbox_sip_port: int = 5080
-    sandbox_http_port: int = 8081
+    sandbox_http_port: int = 8090
 
     def resolve_node_id(self) -> str:
         if not self.node_id:

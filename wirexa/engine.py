@@ -25,6 +25,7 @@ from wirexa.calls.service import CallService
 from wirexa.config import Settings
 from wirexa.media.clock import MediaClock
 from wirexa.media.ports import PortAllocator
+from wirexa.sandbox import SandboxCarrier
 from wirexa.sip.engine import SipEngine, Trunk
 from wirexa.sip.leg import InboundLeg
 from wirexa.store.calls import CallStore
@@ -49,6 +50,7 @@ class Engine:
         self.live = live
         self.runner: CallRunner | None = None
         self.sip: SipEngine | None = None
+        self.sandbox: SandboxCarrier | None = None
         self.queue = OutboundQueue(
             self.calls, self.projects, self._dial,
             node_id=settings.node_id,
@@ -93,10 +95,12 @@ class Engine:
         self.live.dial(call_sid)
 
     def trunk(self) -> Trunk:
+        """The configured SIP trunk; without one, the sandbox carrier."""
         s = self.settings
         if s.trunk_host:
             return Trunk(s.trunk_host, s.trunk_port, s.trunk_username or None, s.trunk_password or None)
-        return Trunk("127.0.0.1", s.sandbox_sip_port)
+        assert self.sandbox is not None, "no trunk_host configured and the sandbox is off"
+        return Trunk(self.sandbox.sip_address[0], self.sandbox.sip_port)
 
     async def start_call_engine(self) -> None:
         """SIP endpoint, media clock and the runner of live calls; closes out calls a crash
@@ -105,6 +109,12 @@ class Engine:
         clock = MediaClock()
         clock.start()
         ports = PortAllocator(s.rtp_port_min, s.rtp_port_max)
+        if s.sandbox:
+            self.sandbox = SandboxCarrier(
+                "127.0.0.1", s.sandbox_sip_port, "127.0.0.1", s.sandbox_http_port,
+                s.data_dir / "sandbox", clock=clock, ports=ports,
+            )
+            await self.sandbox.start()
         self.sip = SipEngine(s.sip_host, s.sip_port, on_invite=self._on_invite)
         self.runner = CallRunner(s, self.calls, self.numbers, self.sip, self.trunk(), clock, ports)
         await self.sip.start()
@@ -122,6 +132,8 @@ class Engine:
             await self.runner.shutdown()
         if self.sip is not None:
             await self.sip.stop()
+        if self.sandbox is not None:
+            await self.sandbox.stop()
 
     async def serve(self, ready: asyncio.Event | None = None, stop: asyncio.Event | None = None) -> None:
         """Run the HTTP API, the call engine and the outbound queue.

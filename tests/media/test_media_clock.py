@@ -97,3 +97,4 @@ def test_streams_can_leave_during_a_tick():
 
     clock, calls = uvloop.run(main())
     assert len(calls) == 5 and len(clock) == 0
+

@@ -3,13 +3,18 @@
 import asyncio
 import struct
 
+import numpy as np
 import uvloop
 
 from wirexa.media.clock import MediaClock
 from wirexa.media.codecs import FRAME_BYTES, FRAME_SAMPLES, PCMA, PCMU
+from wirexa.media.dtmf import COL_HZ, ROW_HZ
 from wirexa.media.player import PcmPlayer
 from wirexa.media.rtp import RtpPacket, TelephoneEvent
 from wirexa.media.rtp_endpoint import RtpEndpoint
+
+from media_helpers import open_raw_peer as open_peer
+from media_helpers import random_ports
 
 
 def numbered_frames(count: int, start: int = 1) -> bytes:
@@ -26,7 +31,8 @@ def frame_number(pcm: bytes) -> int:
     return sum(1 << b for b, v in enumerate(struct.unpack_from("<16h", pcm)) if v > 1000)
 
 
-def test_two_endpoints_exchange_audio_in_order(ports):
+def test_two_endpoints_exchange_audio_in_order():
+    ports = random_ports()
     async def main():
         clock = MediaClock()
         a = await RtpEndpoint.open(clock, ports, codec=PCMA)
@@ -62,7 +68,8 @@ def test_two_endpoints_exchange_audio_in_order(ports):
     assert ports.in_use == 0
 
 
-def test_sequence_timestamp_ssrc_and_marker(ports, open_peer):
+def test_sequence_timestamp_ssrc_and_marker():
+    ports = random_ports()
     async def main():
         clock = MediaClock()
         ep = await RtpEndpoint.open(clock, ports, send_silence=False)
@@ -92,7 +99,8 @@ def test_sequence_timestamp_ssrc_and_marker(ports, open_peer):
     assert [p.marker for p in packets] == [True, False, False, True, False]
 
 
-def test_symmetric_rtp_answers_the_real_source(ports, open_peer):
+def test_symmetric_rtp_answers_the_real_source():
+    ports = random_ports()
     async def main():
         clock = MediaClock()
         ep = await RtpEndpoint.open(clock, ports)
@@ -121,7 +129,8 @@ def test_symmetric_rtp_answers_the_real_source(ports, open_peer):
     assert ep.stats.ignored == 1
 
 
-def test_rfc4733_round_trip_with_duplicated_end_packets(ports, open_peer):
+def test_rfc4733_round_trip_with_duplicated_end_packets():
+    ports = random_ports()
     async def main():
         clock = MediaClock()
         a = await RtpEndpoint.open(clock, ports)
@@ -158,7 +167,8 @@ def test_rfc4733_round_trip_with_duplicated_end_packets(ports, open_peer):
     assert digits_a == ["5", "5", "#"]
 
 
-def test_rfc4733_packets_on_the_wire(ports, open_peer):
+def test_rfc4733_packets_on_the_wire():
+    ports = random_ports()
     async def main():
         clock = MediaClock()
         ep = await RtpEndpoint.open(clock, ports)
@@ -191,7 +201,8 @@ def test_rfc4733_packets_on_the_wire(ports, open_peer):
     assert (after.timestamp - events[0][1].timestamp) % 2**32 >= 7 * 160
 
 
-def test_player_stop_and_replace(ports, open_peer):
+def test_player_stop_and_replace():
+    ports = random_ports()
     async def main():
         clock = MediaClock()
         ep = await RtpEndpoint.open(clock, ports)
@@ -222,7 +233,8 @@ def test_player_stop_and_replace(ports, open_peer):
     assert heard[-1] == 0  # back to silence
 
 
-def test_inbound_audio_with_other_ptime_is_reframed(ports, open_peer):
+def test_inbound_audio_with_other_ptime_is_reframed():
+    ports = random_ports()
     async def main():
         clock = MediaClock()
         ep = await RtpEndpoint.open(clock, ports)
@@ -241,7 +253,8 @@ def test_inbound_audio_with_other_ptime_is_reframed(ports, open_peer):
     assert [frame_number(f) for f in got] == [1, 2, 3, 4, 5, 6]
 
 
-def test_loss_and_late_packets_are_counted(ports, open_peer):
+def test_loss_and_late_packets_are_counted():
+    ports = random_ports()
     async def main():
         clock = MediaClock()
         ep = await RtpEndpoint.open(clock, ports)
@@ -257,3 +270,73 @@ def test_loss_and_late_packets_are_counted(ports, open_peer):
     stats, got = uvloop.run(main())
     assert (stats.received, stats.lost, stats.late) == (4, 2, 2)
     assert len(got) == 4
+
+
+def test_csrc_extension_padding_and_rtcp_on_the_wire():
+    ports = random_ports()
+    async def main():
+        clock = MediaClock()
+        ep = await RtpEndpoint.open(clock, ports)
+        got: list[bytes] = []
+        ep.add_audio_tap(got.append)
+        peer = await open_peer()
+        frame = PCMU.encode(numbered_frames(1, start=7))
+        b0 = 0x80 | 0x20 | 0x10 | 1  # padding, extension, one CSRC
+        header = struct.pack("!BBHII", b0, 0, 1, 0, 5) + struct.pack("!I", 99)
+        extension = struct.pack("!HH", 0xBEDE, 1) + b"\x10\xff\x00\x00"
+        rtcp_receiver_report = b"\x81\xc9\x00\x07" + bytes(28)
+        for data in (header + extension + frame + b"\x00\x02", rtcp_receiver_report, b"junk"):
+            peer.transport.sendto(data, ep.local_address)
+        await asyncio.sleep(0.05)
+        ep.close()
+        return ep.stats, got
+
+    stats, got = uvloop.run(main())
+    assert [frame_number(f) for f in got] == [7]
+    assert (stats.received, stats.ignored) == (1, 2)
+
+
+def test_inband_dtmf_through_the_endpoint():
+    ports = random_ports()
+    def key(row: int, col: int) -> bytes:
+        t = np.arange(8 * 100) / 8000  # 100 ms of tone, then 100 ms of silence
+        tone = 7000 * (np.sin(2 * np.pi * ROW_HZ[row] * t) + np.sin(2 * np.pi * COL_HZ[col] * t))
+        return tone.astype("<i2").tobytes() + bytes(1600)
+
+    async def main():
+        clock = MediaClock()
+        phone = await RtpEndpoint.open(clock, ports, telephone_event_pt=None)
+        ivr = await RtpEndpoint.open(clock, ports, telephone_event_pt=None, inband_dtmf=True)
+        phone.set_remote(ivr.local_address)
+        ivr.set_remote(phone.local_address)
+        digits: list[str] = []
+        ivr.add_dtmf_listener(digits.append)
+        player = PcmPlayer(key(0, 0) + key(3, 2) + key(1, 1))  # 1 # 5
+        phone.play(player)
+        clock.start()
+        await asyncio.wait_for(player.wait(), 3)
+        await asyncio.sleep(0.05)
+        clock.stop()
+        phone.close()
+        ivr.close()
+        return digits
+
+    assert uvloop.run(main()) == ["1", "#", "5"]
+
+
+def test_close_cancels_pending_dtmf():
+    ports = random_ports()
+
+    async def main():
+        clock = MediaClock()
+        ep = await RtpEndpoint.open(clock, ports)
+        ep.set_remote(("127.0.0.1", 9))
+        clock.start()
+        pending = ep.send_dtmf("123456")
+        await asyncio.sleep(0.05)
+        ep.close()
+        clock.stop()
+        await asyncio.sleep(0)
+        return pending.cancelled(), len(clock)
+
+    assert uvloop.run(main()) == (True, 0)

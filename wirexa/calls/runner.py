@@ -267,16 +267,16 @@ class CallRunner:
                 leg.cancel()
 
     async def _connected(self, live: LiveCall) -> None:
-        """From answer to hangup; the call flow runs meanwhile."""
+        """From answer to hangup; SendDigits, then the call flow, run meanwhile."""
         assert live.leg is not None
         leg = live.leg
-        flow = asyncio.ensure_future(self.flow(live)) if self.flow is not None else None
+        flow = asyncio.ensure_future(self._after_answer(live))
         loop = asyncio.get_running_loop()
         hang_up_at = loop.time() + live.call["time_limit"]
         reason, hung_up, flow_seen = "", False, False
         try:
             while True:
-                if flow is not None and flow.done() and not flow_seen:
+                if flow.done() and not flow_seen:
                     flow_seen = True
                     if not flow.cancelled() and flow.exception() is not None:
                         log.error("call flow of %s failed", live.sid, exc_info=flow.exception())
@@ -285,7 +285,7 @@ class CallRunner:
                         leg.hangup()
                 getter = asyncio.ensure_future(leg.events.get())
                 waits: set[asyncio.Future[Any]] = {getter}
-                if flow is not None and not flow.done():
+                if not flow.done():
                     waits.add(flow)
                 timeout = END_GRACE if hung_up else max(0.0, hang_up_at - loop.time())
                 done, _ = await asyncio.wait(waits, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
@@ -309,9 +309,20 @@ class CallRunner:
                     reason, hung_up = event.reason, True
                     leg.hangup()
         finally:
-            if flow is not None and not flow.done():
+            if not flow.done():
                 flow.cancel()
         await self._store(self._finish, live.sid, st.COMPLETED, sip_reason=reason)
+
+    async def _after_answer(self, live: LiveCall) -> None:
+        """SendDigits (create parameter) go out first, then the call flow runs. Without a
+        flow the call stays up until either side hangs up."""
+        digits = live.call.get("send_digits")
+        if digits and live.media is not None:
+            await live.media.send_digits(digits)
+        if self.flow is not None:
+            await self.flow(live)
+        else:
+            await asyncio.Event().wait()
 
     # --- inbound ---------------------------------------------------------------------------
 

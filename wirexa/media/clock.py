@@ -2,7 +2,7 @@
 
 One timer drives every stream: each tick calls ``on_tick()`` on every registered stream, which
 sends that stream's next frame. A task or timer per stream doubled CPU and pushed p99 lateness
-to 12-25 ms in our measurements; one shared tick keeps it under 1 ms.
+to 12-25 ms in the measurements behind docs/architecture.md; bench/media_clock.py measures this.
 """
 
 from __future__ import annotations
@@ -52,16 +52,13 @@ class MediaClock:
     def __len__(self) -> int:
         return len(self._streams)
 
-    @property
-    def running(self) -> bool:
-        return self._handle is not None
-
     def add(self, stream: ClockedStream) -> None:
         self._streams[stream] = None
         self._callbacks = tuple((s, s.on_tick) for s in self._streams)
 
     def remove(self, stream: ClockedStream) -> None:
-        if self._streams.pop(stream, 0) is None:
+        if stream in self._streams:
+            del self._streams[stream]
             self._callbacks = tuple((s, s.on_tick) for s in self._streams)
 
     def start(self) -> None:

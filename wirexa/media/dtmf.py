@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import math
 from collections import deque
 from typing import Callable, NamedTuple
 
 import numpy as np
 
-from .codecs import FRAME_SAMPLES, SAMPLE_RATE
+from .codecs import FRAME_MS, FRAME_SAMPLES, SAMPLE_RATE
 from .rtp import TelephoneEvent
 
 DIGITS = "0123456789*#ABCD"  # RFC 4733 event codes 0-15
@@ -89,8 +90,8 @@ class Rfc4733Sender:
     ) -> None:
         """Queue ``digits``; ``on_done`` is called once the last end packet of them is out."""
         codes = [event_code(d) for d in digits]
-        frames_on = max(2, -(-duration_ms // 20))
-        pause = max(1, -(-pause_ms // 20))
+        frames_on = max(2, math.ceil(duration_ms / FRAME_MS))
+        pause = max(1, math.ceil(pause_ms / FRAME_MS))
         for i, code in enumerate(codes):
             last = i == len(codes) - 1
             self._queue.append((code, frames_on, pause, on_done if last else None))
@@ -98,7 +99,7 @@ class Rfc4733Sender:
             on_done()
 
     def cancel(self) -> None:
-        """Drop queued digits (the one in progress still ends properly)."""
+        """Drop queued digits (the one in progress still ends properly); their callbacks never run."""
         self._queue.clear()
 
     def next_packet(self, timestamp: int) -> EventPacket | None:
@@ -126,6 +127,20 @@ class Rfc4733Sender:
                 self._on_done()
                 self._on_done = None
         return packet
+
+
+def dtmf_tones(digits: str, on_ms: int = 100, off_ms: int = 60, dbm0: float = -10.0) -> bytes:
+    """In-band DTMF (each digit's row and column sine, then silence) as 8 kHz 16-bit PCM, for
+    peers that did not negotiate telephone-event."""
+    amp = 32768 * 10 ** ((dbm0 - 3.17) / 20) / 2  # two tones share the level
+    t = np.arange(SAMPLE_RATE * on_ms // 1000) / SAMPLE_RATE
+    gap = np.zeros(SAMPLE_RATE * off_ms // 1000)
+    parts = []
+    for digit in digits:
+        row = next(i for i, keys in enumerate(KEYPAD) if digit.upper() in keys)
+        col = KEYPAD[row].index(digit.upper())
+        parts += [amp * (np.sin(2 * np.pi * ROW_HZ[row] * t) + np.sin(2 * np.pi * COL_HZ[col] * t)), gap]
+    return np.concatenate(parts).astype("<i2").tobytes() if parts else b""
 
 
 def _dft_basis(freqs: tuple[float, ...], n: int) -> np.ndarray:

@@ -27,6 +27,7 @@ class PcmPlayer:
             pcm = pcm + bytes(FRAME_BYTES - len(pcm) % FRAME_BYTES)
         self._pcm = memoryview(pcm)
         self._pos = 0
+        self._end = len(pcm)
         self._loop = loop and len(pcm) > 0
         self._done: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
 
@@ -35,18 +36,19 @@ class PcmPlayer:
         return self._done.done()
 
     def next_frame(self) -> memoryview | None:
-        if self._done.done():
-            return None
-        if self._pos >= len(self._pcm):
-            if not self._loop:
-                self._done.set_result(True)
-                return None
-            self._pos = 0
-        frame = self._pcm[self._pos : self._pos + FRAME_BYTES]
-        self._pos += FRAME_BYTES
-        return frame
+        pos = self._pos
+        if pos < self._end:  # hot path: called every 20 ms per playing call
+            self._pos = pos + FRAME_BYTES
+            return self._pcm[pos : pos + FRAME_BYTES]
+        if self._loop and not self._done.done():
+            self._pos = FRAME_BYTES
+            return self._pcm[:FRAME_BYTES]
+        if not self._done.done():
+            self._done.set_result(True)
+        return None
 
     def stop(self) -> None:
+        self._end = 0
         if not self._done.done():
             self._done.set_result(False)
 

@@ -10,9 +10,6 @@ HEADER = struct.Struct("!BBHII")  # V/P/X/CC, M/PT, sequence, timestamp, SSRC
 _EXTENSION = struct.Struct("!HH")  # profile-defined id, length in 32-bit words
 _EVENT = struct.Struct("!BBH")  # event, E/R/volume, duration
 
-SEQ_MOD = 1 << 16
-TS_MOD = 1 << 32
-
 
 def is_rtcp(data: bytes) -> bool:
     """RTCP multiplexed on the RTP port (RFC 5761): packet types 192-223 sit where M/PT is."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+import socket
 from dataclasses import dataclass
 from typing import Callable
 
@@ -13,7 +14,7 @@ from .codecs import DEFAULT_TELEPHONE_EVENT_PT, FRAME_BYTES, PCMU, Codec
 from .dtmf import InbandDtmfDetector, Rfc4733Receiver, Rfc4733Sender
 from .player import AudioSource
 from .ports import PortAllocator
-from .rtp import HEADER, SEQ_MOD, TS_MOD, RtpPacket, is_rtcp
+from .rtp import HEADER, RtpPacket, is_rtcp
 
 log = logging.getLogger(__name__)
 
@@ -25,6 +26,7 @@ DtmfListener = Callable[[str], None]
 @dataclass
 class EndpointStats:
     sent: int = 0
+    send_failed: int = 0  # socket buffer full or network error: the frame was dropped
     received: int = 0  # valid RTP from the peer, audio and events
     lost: int = 0  # sequence-number gaps
     late: int = 0  # duplicates and packets older than the newest one (dropped)
@@ -60,13 +62,20 @@ class RtpEndpoint(asyncio.DatagramProtocol):
         self._seq = random.getrandbits(16)
         self._ts = random.getrandbits(32)
         self._silence = codec.silence_payload
+        self._audio_pt = codec.payload_type
+        self._frame_samples = codec.samples_per_frame
+        self._encode = codec.encode
+        self._decode = codec.decode
         self._source: AudioSource | None = None
         self._dtmf_out = Rfc4733Sender()
+        self._dtmf_sending = False
+        self._dtmf_waiters: set[asyncio.Future[None]] = set()
         self._dtmf_in = Rfc4733Receiver()
         self._inband = InbandDtmfDetector() if inband_dtmf else None
         self._audio_taps: list[AudioTap] = []
         self._dtmf_listeners: list[DtmfListener] = []
         self._transport: asyncio.DatagramTransport | None = None
+        self._sock: socket.socket | None = None
         self._ports: PortAllocator | None = None
         self.local_address: Address = ("", 0)
         self.remote: Address | None = None
@@ -87,13 +96,19 @@ class RtpEndpoint(asyncio.DatagramProtocol):
         """Bind a port from ``ports`` on ``host`` and join ``clock``."""
         loop = asyncio.get_running_loop()
         endpoint = cls(clock, **options)
+        family = socket.AF_INET6 if ":" in host else socket.AF_INET
         for _ in range(len(ports)):
             port = ports.allocate()
+            sock = socket.socket(family, socket.SOCK_DGRAM)
             try:
-                await loop.create_datagram_endpoint(lambda: endpoint, local_addr=(host, port))
+                sock.setblocking(False)
+                sock.bind((host, port))
             except OSError as exc:  # taken by another process: leave it marked, try the next
+                sock.close()
                 log.debug("RTP port %s:%d unavailable: %s", host, port, exc)
                 continue
+            await loop.create_datagram_endpoint(lambda: endpoint, sock=sock)
+            endpoint._sock = sock
             endpoint._ports = ports
             endpoint.local_address = (host, port)
             clock.add(endpoint)
@@ -101,6 +116,19 @@ class RtpEndpoint(asyncio.DatagramProtocol):
         raise OSError(f"no free RTP port on {host}")
 
     # --- control -------------------------------------------------------------------------
+
+    def set_codec(self, codec: Codec, telephone_event_pt: int | None) -> None:
+        """Apply what the SDP negotiation agreed. Without telephone-event the peer's digits
+        arrive as tones, so in-band detection turns on."""
+        self.codec = codec
+        self._silence = codec.silence_payload
+        self._audio_pt = codec.payload_type
+        self._frame_samples = codec.samples_per_frame
+        self._encode = codec.encode
+        self._decode = codec.decode
+        self.telephone_event_pt = telephone_event_pt
+        if telephone_event_pt is None and self._inband is None:
+            self._inband = InbandDtmfDetector()
 
     def set_remote(self, address: Address) -> None:
         """Where to send (from the SDP); the next packet received re-latches the address."""
@@ -123,12 +151,15 @@ class RtpEndpoint(asyncio.DatagramProtocol):
         if self.telephone_event_pt is None:
             raise RuntimeError("telephone-event was not negotiated for this call")
         done = asyncio.get_running_loop().create_future()
+        self._dtmf_waiters.add(done)
 
         def finished() -> None:
+            self._dtmf_waiters.discard(done)
             if not done.done():
                 done.set_result(None)
 
         self._dtmf_out.send(digits, duration_ms, pause_ms, finished)
+        self._dtmf_sending = True
         return done
 
     def add_audio_tap(self, tap: AudioTap) -> None:
@@ -147,9 +178,13 @@ class RtpEndpoint(asyncio.DatagramProtocol):
         self.clock.remove(self)
         self.stop_playing()
         self._dtmf_out.cancel()
+        for waiter in self._dtmf_waiters:  # digits that will never be sent now
+            waiter.cancel()
+        self._dtmf_waiters.clear()
         if self._transport is not None:
-            self._transport.close()
+            self._transport.close()  # closes the socket too
             self._transport = None
+            self._sock = None
         if self._ports is not None:
             self._ports.release(self.local_address[1])
             self._ports = None
@@ -157,38 +192,45 @@ class RtpEndpoint(asyncio.DatagramProtocol):
     # --- sending: called by the clock every 20 ms ----------------------------------------
 
     def on_tick(self) -> None:
+        # Hot path (every stream, every 20 ms): keep lookups and calls to a minimum.
         ts = self._ts
-        self._ts = (ts + self.codec.samples_per_frame) % TS_MOD
-        if self._dtmf_out.busy:
+        self._ts = (ts + self._frame_samples) & 0xFFFFFFFF
+        if self._dtmf_sending:
             event = self._dtmf_out.next_packet(ts)
             if event is not None:
                 self._send(self.telephone_event_pt, event.marker, event.timestamp, event.payload)
                 return
-        payload = None
+            self._dtmf_sending = self._dtmf_out.busy
         source = self._source
         if source is not None:
             frame = source.next_frame()
-            if frame is None:
-                self._source = None
-            else:
-                payload = self.codec.encode(frame)
-        if payload is None:
-            if not self.send_silence:
-                self._sent_last_tick = False
+            if frame is not None:
+                self._send(self._audio_pt, not self._sent_last_tick, ts, self._encode(frame))
                 return
-            payload = self._silence
-        self._send(self.codec.payload_type, not self._sent_last_tick, ts, payload)
+            self._source = None
+        if self.send_silence:
+            self._send(self._audio_pt, not self._sent_last_tick, ts, self._silence)
+        else:
+            self._sent_last_tick = False
 
     def _send(self, pt: int, marker: bool, ts: int, payload: bytes) -> None:
-        if self.remote is None or self._transport is None:
+        remote = self.remote
+        if remote is None or self._sock is None:
             self._sent_last_tick = False
             return
         seq = self._seq
-        self._seq = (seq + 1) % SEQ_MOD
-        header = HEADER.pack(0x80, (0x80 if marker else 0) | pt, seq, ts, self.ssrc)
-        self._transport.sendto(header + payload, self.remote)
+        self._seq = (seq + 1) & 0xFFFF
+        packet = _pack_header(0x80, pt | 0x80 if marker else pt, seq, ts, self.ssrc) + payload
         self._sent_last_tick = True
-        self.stats.sent += 1
+        try:
+            # Straight to the socket, not through the transport: a full send buffer drops the
+            # frame instead of queueing audio that would only go out late.
+            self._sock.sendto(packet, remote)
+        except OSError as exc:  # buffer full, or an ICMP error reported on a later send
+            log.debug("RTP send from %s to %s failed: %s", self.local_address, remote, exc)
+            self.stats.send_failed += 1
+        else:
+            self.stats.sent += 1
 
     # --- receiving -----------------------------------------------------------------------
 
@@ -200,67 +242,55 @@ class RtpEndpoint(asyncio.DatagramProtocol):
         log.debug("RTP socket %s: %s", self.local_address, exc)
 
     def datagram_received(self, data: bytes, addr: Address) -> None:
-        if is_rtcp(data):  # RTCP is not implemented; receivers tolerate its absence
+        # Hot path: every packet of every call. The common packet (no CSRC, extension or
+        # padding) is handled inline; anything else is normalised to that form first.
+        if addr != self.remote or not self._latched:
+            if self._latched or not _is_rtp(data) or is_rtcp(data):
+                self.stats.ignored += 1
+                return
+            self.remote = addr  # symmetric RTP: answer where the peer really is
+            self._latched = True
+        if data[0] != 0x80 or len(data) <= 12:
+            data = _plain_rtp(data)
+            if data is None:
+                self.stats.ignored += 1
+                return
+        _, b1, seq, ts, ssrc = _unpack_header(data)
+        if 192 <= b1 <= 223:  # RTCP multiplexed on this port: not implemented, skipped
             self.stats.ignored += 1
             return
-        if addr != self.remote or not self._latched:
-            if self._latched or not _is_rtp(data):
-                self.stats.ignored += 1
-                return
-            self.remote = addr
-            self._latched = True
-        # Fast path for the common packet (no CSRC, extension or padding); full parse otherwise.
-        if len(data) > 12 and data[0] == 0x80:
-            _, b1, seq, ts, ssrc = HEADER.unpack_from(data)
-            pt = b1 & 0x7F
-            payload = data[12:]
-        else:
-            try:
-                packet = RtpPacket.parse(data)
-            except ValueError:
-                self.stats.ignored += 1
-                return
-            pt, seq, ts, ssrc, payload = (
-                packet.payload_type,
-                packet.sequence,
-                packet.timestamp,
-                packet.ssrc,
-                packet.payload,
-            )
-        if not self._check_sequence(seq, ssrc):
-            return
-        if pt == self.codec.payload_type:
-            self._deliver_audio(self.codec.decode(payload))
+        if ssrc == self._peer_ssrc:
+            delta = (seq - self._last_seq) & 0xFFFF
+            if delta != 1:
+                if delta == 0 or delta >= 0x8000:  # duplicate or older: no jitter buffer
+                    self.stats.late += 1
+                    return
+                self.stats.lost += delta - 1
+        else:  # first packet, or the peer restarted its stream
+            self._peer_ssrc = ssrc
+        self._last_seq = seq
+        self.stats.received += 1
+        pt = b1 & 0x7F
+        if pt == self._audio_pt:
+            pcm = self._decode(data[12:])
+            if len(pcm) == FRAME_BYTES and not self._pending:
+                self._deliver_audio_frame(pcm)
+            else:
+                self._deliver_audio(pcm)
         elif pt == self.telephone_event_pt:
-            digit = self._dtmf_in.feed(ts, payload)
+            digit = self._dtmf_in.feed(ts, data[12:])
             if digit is not None:
                 self._deliver_digit(digit)
         else:
             self.stats.ignored += 1
 
-    def _check_sequence(self, seq: int, ssrc: int) -> bool:
-        """Count loss and drop duplicates/late packets (no jitter buffer: arrival order)."""
-        if ssrc != self._peer_ssrc:  # first packet, or the peer restarted its stream
-            self._peer_ssrc = ssrc
-        else:
-            delta = (seq - self._last_seq) % SEQ_MOD
-            if delta == 0 or delta >= SEQ_MOD // 2:
-                self.stats.late += 1
-                return False
-            self.stats.lost += delta - 1
-        self._last_seq = seq
-        self.stats.received += 1
-        return True
-
     def _deliver_audio(self, pcm: bytes) -> None:
-        if len(pcm) != FRAME_BYTES or self._pending:  # peer uses another ptime: re-frame
-            pcm = self._pending + pcm
-            while len(pcm) >= FRAME_BYTES:
-                self._deliver_audio_frame(pcm[:FRAME_BYTES])
-                pcm = pcm[FRAME_BYTES:]
-            self._pending = pcm
-            return
-        self._deliver_audio_frame(pcm)
+        """Re-frame audio of a peer that uses another packet time (10, 30 ms...) into 20 ms."""
+        pcm = self._pending + pcm
+        while len(pcm) >= FRAME_BYTES:
+            self._deliver_audio_frame(pcm[:FRAME_BYTES])
+            pcm = pcm[FRAME_BYTES:]
+        self._pending = pcm
 
     def _deliver_audio_frame(self, pcm: bytes) -> None:
         for tap in self._audio_taps:
@@ -279,6 +309,21 @@ class RtpEndpoint(asyncio.DatagramProtocol):
                 listener(digit)
             except Exception:
                 log.exception("DTMF listener %r failed", listener)
+
+
+_pack_header = HEADER.pack
+_unpack_header = HEADER.unpack_from
+
+
+def _plain_rtp(data: bytes) -> bytes | None:
+    """The packet without CSRC list, header extension and padding; None if it is not RTP."""
+    try:
+        packet = RtpPacket.parse(data)
+    except ValueError:
+        return None
+    packet.csrc = ()
+    plain = packet.serialize()
+    return plain if len(plain) > HEADER.size else None
 
 
 def _is_rtp(data: bytes) -> bool:

@@ -1,12 +1,12 @@
-"""Helpers for the media-plane tests: real UDP sockets on 127.0.0.1 only."""
+"""Helpers for the media-plane tests: real UDP sockets on 127.0.0.1 only.
+
+A plain module rather than a conftest.py: other test folders import their conftest by name.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import random
-from typing import Awaitable, Callable
-
-import pytest
 
 from wirexa.media.ports import PortAllocator
 from wirexa.media.rtp import RtpPacket
@@ -50,13 +50,7 @@ async def open_raw_peer() -> RawPeer:
     return peer
 
 
-@pytest.fixture
-def open_peer() -> Callable[[], Awaitable[RawPeer]]:
-    return open_raw_peer
-
-
-@pytest.fixture
-def ports() -> PortAllocator:
+def random_ports() -> PortAllocator:
     """A random port range per test, so sockets left by another test or process don't clash."""
     low = random.randrange(30000, 59000, 2)
     return PortAllocator(low, low + 200)

@@ -1,0 +1,152 @@
+"""End to end through the sandbox carrier, as a new user runs Wirexa: REST create → the virtual
+phone rings and answers → audio and digits both ways → hangup from either side."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Iterator
+
+import httpx
+import numpy as np
+import pytest
+from twilio.rest import Client
+
+from engine_support import RunningEngine, engine_settings, free_port
+from siptest import free_udp_port
+from wirexa.sandbox.audio import tone
+
+HUMAN, VOICEMAIL, BUSY, NO_ANSWER, REJECTED, FAILED, PRESSES_1, HANGS_UP = (
+    f"+1500555000{i}" for i in range(1, 9))
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningEngine]:
+    tmp = tmp_path_factory.mktemp("calls-sandbox")
+    base = 20000 + (free_port() % 20000)
+    running = RunningEngine(engine_settings(
+        f"sqlite:///{tmp / 'w.db'}", tmp, sip_port=free_udp_port(), sandbox=True,
+        sandbox_sip_port=free_udp_port(), sandbox_http_port=free_port(),
+        rtp_port_min=base, rtp_port_max=base + 400,
+    ))
+    try:
+        yield running
+    finally:
+        running.close()
+
+
+@pytest.fixture
+def client(server: RunningEngine) -> Client:
+    c = Client(*server.auth)
+    c.api.base_url = server.base_url
+    return c
+
+
+def wait_status(client: Client, sid: str, wanted: set[str], timeout: float = 20.0):  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + timeout
+    while True:
+        call = client.calls(sid).fetch()
+        if call.status in wanted or time.monotonic() > deadline:
+            return call
+        time.sleep(0.05)
+
+
+def place(client: Client, to: str, **kw: object):  # type: ignore[no-untyped-def]
+    return client.calls.create(to=to, from_="+18005550100", twiml="<Response><Pause/></Response>", **kw)
+
+
+def sandbox_call(server: RunningEngine, number: str) -> dict:
+    assert server.engine.sandbox is not None
+    url = server.engine.sandbox.http_url
+    calls = httpx.get(f"{url}/calls", params={"number": number, "limit": 1}).json()
+    listed = calls["calls"] if isinstance(calls, dict) else calls
+    return httpx.get(f"{url}/calls/{listed[0]['id']}").json()
+
+
+def test_audio_and_digits_both_ways_then_api_hangup(server: RunningEngine, client: Client) -> None:
+    call = place(client, HUMAN, send_digits="12w3")
+    assert wait_status(client, call.sid, {"in-progress", "failed", "no-answer"}).status == "in-progress"
+    heard: list[bytes] = []
+
+    async def talk() -> bool:
+        live = server.engine.runner.live[call.sid]  # type: ignore[union-attr]
+        assert live.media is not None
+        untap = live.media.tap(heard.append)
+        played = await live.media.play(tone(440, 1.5))  # Wirexa → phone
+        await asyncio.sleep(0.3)
+        untap()
+        return played
+
+    assert server.run(talk()) is True
+    ended = client.calls(call.sid).update(status="completed")
+    assert ended.status == "completed"
+    phone = sandbox_call(server, HUMAN)
+    # The phone heard Wirexa's tone, and the SendDigits sent after answer.
+    assert phone["heard"]["loud_seconds"] >= 1.0, phone["heard"]
+    assert phone["digits"] == "123"
+    # Wirexa heard the phone ("Hello?" spoken by espeak-ng).
+    frames = [np.frombuffer(f, dtype="<i2").astype(float) for f in heard]
+    assert max(float(np.sqrt(np.mean(f * f))) for f in frames) > 500
+    assert phone["ended_by"] == "remote"
+
+
+def test_phone_presses_a_key_and_wirexa_receives_it(server: RunningEngine, client: Client) -> None:
+    call = place(client, PRESSES_1)
+    assert wait_status(client, call.sid, {"in-progress"}).status == "in-progress"
+
+    async def prompt_then_listen() -> str | None:
+        live = server.engine.runner.live[call.sid]  # type: ignore[union-attr]
+        assert live.media is not None
+        await live.media.play(tone(600, 1.0))  # the phone presses 1 once this goes quiet
+        return await live.media.next_digit(timeout=5)
+
+    assert server.run(prompt_then_listen()) == "1"
+    client.calls(call.sid).update(status="completed")
+
+
+def test_phone_hangs_up_first(server: RunningEngine, client: Client) -> None:
+    call = place(client, HANGS_UP)
+    done = wait_status(client, call.sid, {"completed", "failed"})
+    assert done.status == "completed" and int(done.duration) >= 1
+    assert sandbox_call(server, HANGS_UP)["ended_by"] == "local"
+
+
+@pytest.mark.parametrize(("number", "status", "code"), [
+    (BUSY, "busy", 486), (REJECTED, "failed", 603), (FAILED, "failed", 503),
+])
+def test_unanswered_outcomes(server: RunningEngine, client: Client, number: str, status: str, code: int) -> None:
+    call = place(client, number)
+    assert wait_status(client, call.sid, {status, "completed"}).status == status
+    stored = server.engine.calls.get(server.project.sid, call.sid)
+    assert stored is not None and stored["sip_response_code"] == code
+
+
+def test_no_answer_after_timeout(server: RunningEngine, client: Client) -> None:
+    call = place(client, NO_ANSWER, timeout=2)
+    assert wait_status(client, call.sid, {"no-answer", "failed"}).status == "no-answer"
+    assert sandbox_call(server, NO_ANSWER)["final_code"] == 487
+
+
+def test_canceled_while_ringing(server: RunningEngine, client: Client) -> None:
+    call = place(client, NO_ANSWER, timeout=30)
+    assert wait_status(client, call.sid, {"ringing"}).status == "ringing"
+    assert client.calls(call.sid).update(status="canceled").status == "canceled"
+
+
+def test_sandbox_calls_a_wirexa_number(server: RunningEngine, client: Client) -> None:
+    client.incoming_phone_numbers.create(phone_number="+13125550777", voice_url="https://backend.example/in")
+    assert server.engine.sandbox is not None
+    r = httpx.post(f"{server.engine.sandbox.http_url}/calls", json={
+        "from": "+15005550001", "to": "+13125550777",
+        "target": f"127.0.0.1:{server.settings.sip_port}",
+        "script": [{"wait": 0.5}], "hangup_when_done": True,
+    })
+    assert r.status_code in (200, 201), r.text
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline:
+        calls = client.calls.list(to="+13125550777", limit=1)
+        if calls and calls[0].status == "completed":
+            break
+        time.sleep(0.1)
+    assert calls and calls[0].direction == "inbound" and calls[0].status == "completed"
+    assert calls[0]._from == "+15005550001"
