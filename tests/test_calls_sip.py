@@ -17,6 +17,7 @@ from engine_support import RunningEngine, engine_settings, free_port
 from siptest import Sipp, free_udp_port, scenario_from_template
 from wirexa.calls import status as st
 from wirexa.sids import new_call_sid
+from wirexa.store.calls import CallFilter
 
 TRUNK_USER, TRUNK_PASSWORD = "alice", "s3cret"  # what uas_auth_401.xml verifies
 
@@ -209,3 +210,17 @@ def test_calls_left_open_by_a_crash_are_closed_out(tmp_path: Path) -> None:
         assert r["status"] == st.FAILED and "restart" in r["error_message"]
     finally:
         restarted.close()
+
+
+def test_inbound_from_an_address_not_allowed_is_403(tmp_path: Path, sipp: Callable[..., Sipp]) -> None:
+    settings = engine_settings(f"sqlite:///{tmp_path / 'w.db'}", tmp_path, sip_port=free_udp_port(), sandbox=False,
+                               trunk_host="127.0.0.2", trunk_port=5060, inbound_allow="10.0.0.0/8")
+    server = RunningEngine(settings)
+    try:
+        server.engine.numbers.create(server.project.sid, "+13125550199", {"voice_url": "https://b.example/in"})
+        scenario = scenario_from_template("uac_expect_reject.xml", tmp_path, code="403")
+        peer = sipp(scenario, f"127.0.0.1:{settings.sip_port}", "-s", "+13125550199")
+        assert sipp_exit(peer) == 0, peer.log()
+        assert server.engine.calls.page(server.project.sid, CallFilter(), 10) == []
+    finally:
+        server.close()
