@@ -150,3 +150,8 @@ def test_sandbox_calls_a_wirexa_number(server: RunningEngine, client: Client) ->
         time.sleep(0.1)
     assert calls and calls[0].direction == "inbound" and calls[0].status == "completed"
     assert calls[0]._from == "+15005550001"
+
+
+def test_health_reports_sip(server: RunningEngine) -> None:
+    body = httpx.get(f"{server.base_url}/health").json()
+    assert body["status"] == "ok" and body["sip"] == "ok" and body["database"] == "ok"

@@ -122,6 +122,12 @@ class Engine:
         if closed:
             log.warning("closed out %d call(s) left unfinished by a previous run of node %s", closed, s.node_id)
         self.live = self.call_service.live = self.runner
+        self.api_context.sip_status = self._sip_status
+
+    def _sip_status(self) -> str:
+        if self.sip is None or not self.sip.running:
+            return "stopped"
+        return "ok"
 
     async def _on_invite(self, leg: InboundLeg) -> None:
         assert self.runner is not None

@@ -37,13 +37,15 @@ def create_app(ctx: ApiContext) -> Starlette:
             database = "ok"
         except Exception as exc:  # report, don't crash: /health is how operators find out
             database = f"error: {exc}"
-        ok = database == "ok"
+        sip = ctx.sip_status()
+        ok = database == "ok" and sip in ("ok", "off")
         body = {
             "status": "ok" if ok else "degraded",
             "version": __version__,
             "node_id": ctx.settings.node_id,
             "database": database,
             "database_backend": ctx.calls.engine.dialect.name,
+            "sip": sip,
         }
         return json_response(body, 200 if ok else 503)
 

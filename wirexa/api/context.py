@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from starlette.requests import Request
@@ -26,6 +27,8 @@ class ApiContext:
     call_service: CallService
     authenticator: Authenticator
     rate_limits: TokenBuckets
+    # What /health reports about the call engine: "ok", "off" (API only) or what is wrong.
+    sip_status: Callable[[], str] = lambda: "off"
 
     def authorize(self, request: Request, account_sid: str) -> Project:
         """Authenticate, check the path's account is the caller's, and apply the rate limit."""
