@@ -108,3 +108,55 @@ def test_concurrent_claimers_never_take_the_same_call(database_url: str) -> None
         assert got == sorted(got, key=made.index)  # each node got its calls in creation order
         for sid in got:
             assert calls.get(p.sid, sid)["node_id"] == node  # type: ignore[index]
+
+
+def test_group_writer_commits_concurrent_creates_in_order(database_url: str) -> None:
+    import asyncio
+
+    from wirexa.store.batch import GroupWriter
+
+    projects, calls = stores(database_url)
+    p = projects.create("P")
+    batches: list[int] = []
+
+    def insert_many(rows: list[dict]) -> None:
+        batches.append(len(rows))
+        calls.insert_many(rows)
+
+    writer = GroupWriter(insert_many)
+
+    async def create_all() -> list[dict]:
+        rows = [calls.new_row({"sid": new_call_sid(), "account_sid": p.sid, "direction": "outbound-api",
+                               "status": st.QUEUED, "to_number": "+13125551234",
+                               "from_number": "+18005550100", "url": "https://b.example/v"})
+                for _ in range(50)]
+        await asyncio.gather(*(writer.write(r) for r in rows))
+        return rows
+
+    rows = asyncio.run(create_all())
+    writer.close()
+    assert sum(batches) == 50 and len(batches) < 50  # creates that arrived together shared commits
+    ids = [r["id"] for r in rows]
+    assert ids == sorted(ids)  # insertion order is creation order (the queue's order)
+    assert all(calls.get(p.sid, r["sid"]) is not None for r in rows)
+
+
+def test_group_writer_reports_a_failed_commit_to_each_caller(database_url: str) -> None:
+    import asyncio
+
+    from wirexa.store.batch import GroupWriter
+
+    projects, calls = stores(database_url)
+    writer = GroupWriter(calls.insert_many)
+    bad = calls.new_row({"sid": new_call_sid(), "account_sid": "no-such-project", "direction": "outbound-api",
+                         "status": st.QUEUED, "to_number": "+1", "from_number": "+1"})
+
+    async def attempt() -> BaseException | None:
+        try:
+            await writer.write(bad)
+        except Exception as exc:
+            return exc
+        return None
+
+    assert asyncio.run(attempt()) is not None  # the foreign key refuses it; the caller is told
+    writer.close()

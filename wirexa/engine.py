@@ -174,4 +174,5 @@ class Engine:
                 await queue_task
             await server_task
             await self.stop_call_engine()
+            self.call_service.writer.close()
             self.db.dispose()

@@ -48,7 +48,7 @@ def calls_routes(ctx: ApiContext) -> list[Route]:
         values = parse_create(params)
         if project.billing_enabled and project.balance <= 0:
             raise no_credits()
-        row = ctx.call_service.create_outbound(project.sid, values)
+        row = await ctx.call_service.create_outbound(project.sid, values)
         return json_response(call_json(row), 201)
 
     async def list_calls(request: Request) -> Response:

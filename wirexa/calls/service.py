@@ -9,6 +9,7 @@ from wirexa.calls.live import LiveCalls
 from wirexa.calls.queue import OutboundQueue
 from wirexa.config import Settings
 from wirexa.sids import new_call_sid
+from wirexa.store.batch import GroupWriter
 from wirexa.store.calls import CallRow, CallStore
 
 
@@ -28,13 +29,16 @@ class CallService:
         self.settings = settings
         self.queue = queue
         self.live = live
+        # Creates that arrive together share one commit, off the event loop.
+        self.writer = GroupWriter(calls.insert_many)
 
-    def create_outbound(self, account_sid: str, values: dict[str, Any]) -> CallRow:
-        """Queue a new outbound call; it is dialled later by the outbound queue."""
-        row = self.calls.create(
+    async def create_outbound(self, account_sid: str, values: dict[str, Any]) -> CallRow:
+        """Queue a new outbound call (committed when this returns); the outbound queue dials it."""
+        row = self.calls.new_row(
             {**values, "sid": new_call_sid(), "account_sid": account_sid,
              "direction": "outbound-api", "status": st.QUEUED}
         )
+        await self.writer.write(row)
         self.queue.notify()
         return row
 

@@ -67,18 +67,30 @@ class CallStore:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
 
-    def create(self, values: CallRow) -> CallRow:
-        """Insert a new call (values must hold sid, account_sid, status and the instructions)."""
+    @staticmethod
+    def new_row(values: CallRow) -> CallRow:
+        """A complete row for a new call (values must hold sid, account_sid, status and the
+        instructions); `id` is assigned by the database."""
         now = utcnow()
         row = {c.name: c.default.arg if c.default is not None else None for c in calls.c}
         row.update(date_created=now, date_updated=now)
         row.update(values)
         del row["id"]
+        return row
+
+    def create(self, values: CallRow) -> CallRow:
+        row = self.new_row(values)
         with self.engine.begin() as conn:
             # Parameters passed separately keep the compiled INSERT cached (values() would not).
             result = conn.execute(_INSERT, row)
         row["id"] = result.inserted_primary_key[0]
         return row
+
+    def insert_many(self, rows: list[CallRow]) -> None:
+        """Insert rows in one transaction, in order (ids follow the list order); sets `id`."""
+        with self.engine.begin() as conn:
+            for row in rows:
+                row["id"] = conn.execute(_INSERT, row).inserted_primary_key[0]
 
     def get(self, account_sid: str, sid: str) -> CallRow | None:
         with self.engine.connect() as conn:
