@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import os
+import random
+import time
 import socket
 import threading
 import uuid
@@ -16,6 +18,7 @@ import pytest
 import uvloop
 from sqlalchemy.engine import make_url
 
+from siptest import free_udp_port
 from wirexa.calls import status as st
 from wirexa.config import Settings
 from wirexa.engine import Engine
@@ -159,3 +162,22 @@ def engine_settings(database_url: str, data_dir: Path, **overrides: Any) -> Sett
 def set_call_state(engine: Engine, sid: str, **values: Any) -> None:
     """Move a call as the SIP engine would (claim it, ring, answer...)."""
     engine.calls.transition(sid, st.ALL, {"node_id": engine.settings.node_id, **values})
+
+
+def call_engine_settings(tmp: Path, **overrides: Any) -> Settings:
+    """Settings for a real call engine (SIP, media) on free loopback ports, SQLite in `tmp`."""
+    base = random.randrange(20000, 40000, 2)
+    values: dict[str, Any] = dict(sip_port=free_udp_port(), sandbox=False,
+                                  rtp_port_min=base, rtp_port_max=base + 400)
+    values.update(overrides)
+    return engine_settings(f"sqlite:///{tmp / 'w.db'}", tmp, **values)
+
+
+def wait_status(client: Any, sid: str, wanted: set[str], timeout: float = 20.0) -> Any:
+    """Fetch the call until its status is one of `wanted` (or the time is up): the last fetch."""
+    deadline = time.monotonic() + timeout
+    while True:
+        call = client.calls(sid).fetch()
+        if call.status in wanted or time.monotonic() > deadline:
+            return call
+        time.sleep(0.05)

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from twilio.rest import Client
 
-from engine_support import RunningEngine, engine_settings, free_port
+from engine_support import RunningEngine, call_engine_settings, free_port, wait_status
 from siptest import free_udp_port
 from wirexa.sandbox.audio import tone
 
@@ -22,33 +22,14 @@ HUMAN, VOICEMAIL, BUSY, NO_ANSWER, REJECTED, FAILED, PRESSES_1, HANGS_UP = (
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningEngine]:
-    tmp = tmp_path_factory.mktemp("calls-sandbox")
-    base = 20000 + (free_port() % 20000)
-    running = RunningEngine(engine_settings(
-        f"sqlite:///{tmp / 'w.db'}", tmp, sip_port=free_udp_port(), sandbox=True,
+    running = RunningEngine(call_engine_settings(
+        tmp_path_factory.mktemp("calls-sandbox"), sandbox=True,
         sandbox_sip_port=free_udp_port(), sandbox_http_port=free_port(),
-        rtp_port_min=base, rtp_port_max=base + 400,
     ))
     try:
         yield running
     finally:
         running.close()
-
-
-@pytest.fixture
-def client(server: RunningEngine) -> Client:
-    c = Client(*server.auth)
-    c.api.base_url = server.base_url
-    return c
-
-
-def wait_status(client: Client, sid: str, wanted: set[str], timeout: float = 20.0):  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout
-    while True:
-        call = client.calls(sid).fetch()
-        if call.status in wanted or time.monotonic() > deadline:
-            return call
-        time.sleep(0.05)
 
 
 def place(client: Client, to: str, **kw: object):  # type: ignore[no-untyped-def]

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from twilio.rest import Client
 
-from engine_support import RunningEngine, engine_settings, free_port
+from engine_support import RunningEngine, call_engine_settings, wait_status
 from siptest import Sipp, free_udp_port, scenario_from_template
 from wirexa.calls import status as st
 from wirexa.sids import new_call_sid
@@ -30,35 +30,14 @@ def trunk_port() -> int:
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory, trunk_port: int) -> Iterator[RunningEngine]:
     """A real engine whose SIP trunk is wherever each test starts SIPp (`trunk_port`)."""
-    tmp = tmp_path_factory.mktemp("calls-sip")
-    base = 20000 + (free_port() % 20000)
-    settings = engine_settings(
-        f"sqlite:///{tmp / 'w.db'}", tmp, sip_port=free_udp_port(), sandbox=False,
-        trunk_host="127.0.0.1", trunk_port=trunk_port,
-        trunk_username=TRUNK_USER, trunk_password=TRUNK_PASSWORD,
-        rtp_port_min=base, rtp_port_max=base + 200,
-    )
+    settings = call_engine_settings(tmp_path_factory.mktemp("calls-sip"), trunk_host="127.0.0.1",
+                                    trunk_port=trunk_port, trunk_username=TRUNK_USER,
+                                    trunk_password=TRUNK_PASSWORD)
     running = RunningEngine(settings)
     try:
         yield running
     finally:
         running.close()
-
-
-@pytest.fixture
-def client(server: RunningEngine) -> Client:
-    c = Client(*server.auth)
-    c.api.base_url = server.base_url
-    return c
-
-
-def wait_status(client: Client, sid: str, wanted: set[str], timeout: float = 15.0):  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout
-    while True:
-        call = client.calls(sid).fetch()
-        if call.status in wanted or time.monotonic() > deadline:
-            return call
-        time.sleep(0.05)
 
 
 def place(client: Client, **kw: object):  # type: ignore[no-untyped-def]
@@ -190,8 +169,7 @@ def test_inbound_call_to_an_unknown_number_is_404(server: RunningEngine, sipp: C
 
 
 def test_calls_left_open_by_a_crash_are_closed_out(tmp_path: Path) -> None:
-    settings = engine_settings(f"sqlite:///{tmp_path / 'w.db'}", tmp_path, sip_port=free_udp_port(), sandbox=False,
-                               trunk_host="127.0.0.1", trunk_port=free_udp_port())
+    settings = call_engine_settings(tmp_path, trunk_host="127.0.0.1", trunk_port=free_udp_port())
     first = RunningEngine(settings, live=None, start=False)
     project = first.project
     answered, ringing = new_call_sid(), new_call_sid()
@@ -213,8 +191,7 @@ def test_calls_left_open_by_a_crash_are_closed_out(tmp_path: Path) -> None:
 
 
 def test_inbound_from_an_address_not_allowed_is_403(tmp_path: Path, sipp: Callable[..., Sipp]) -> None:
-    settings = engine_settings(f"sqlite:///{tmp_path / 'w.db'}", tmp_path, sip_port=free_udp_port(), sandbox=False,
-                               trunk_host="127.0.0.2", trunk_port=5060, inbound_allow="10.0.0.0/8")
+    settings = call_engine_settings(tmp_path, trunk_host="127.0.0.2", trunk_port=5060, inbound_allow="10.0.0.0/8")
     server = RunningEngine(settings)
     try:
         server.engine.numbers.create(server.project.sid, "+13125550199", {"voice_url": "https://b.example/in"})

@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-import asyncio
 import random
-import socket
-import subprocess
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any, AsyncIterator, Awaitable, TypeVar
+from typing import Any, AsyncIterator
 
 import httpx
 import numpy as np
@@ -20,23 +17,12 @@ from wirexa.sandbox.audio import dominant_frequency, rms, tone
 from wirexa.sip import SipEngine, Trunk, sdp
 from wirexa.sip.engine import InviteHandler
 
-LOOPBACK = "127.0.0.1"
+from siptest import LOOPBACK, free_udp_port, run
+from siptest import expect as next_event
+
 SCENARIOS = Path(__file__).parent / "scenarios"
-T = TypeVar("T")
 
-__all__ = ["dominant_frequency", "rms", "tone"]
-
-
-def run(coro: Awaitable[T], timeout: float = 30.0) -> T:
-    async def bounded() -> T:
-        return await asyncio.wait_for(coro, timeout)
-    return asyncio.run(bounded())
-
-
-def free_udp_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-        s.bind((LOOPBACK, 0))
-        return int(s.getsockname()[1])
+__all__ = ["LOOPBACK", "dominant_frequency", "free_udp_port", "next_event", "rms", "run", "tone"]
 
 
 def port_range() -> PortAllocator:
@@ -110,12 +96,6 @@ async def caller(on_invite: InviteHandler | None = None) -> AsyncIterator[Caller
         clock.stop()
 
 
-async def next_event(leg: Any, kind: type[T], timeout: float = 10.0) -> T:
-    event = await leg.next_event(timeout)
-    assert isinstance(event, kind), f"expected {kind.__name__}, got {event!r}"
-    return event
-
-
 def pcm_array(pcm: bytes) -> np.ndarray:
     return np.frombuffer(pcm, dtype="<i2")
 
@@ -135,37 +115,6 @@ def loud_segments(pcm: bytes, threshold: float = 300.0, frame: int = 160) -> lis
     if start is not None:
         out.append((start * frame / SAMPLE_RATE, n * frame / SAMPLE_RATE))
     return out
-
-
-class Sipp:
-    """One SIPp process running one call."""
-
-    def __init__(self, workdir: Path, scenario: str | Path, remote: str | None, *extra: str,
-                 port: int | None = None) -> None:
-        self.port = port or free_udp_port()
-        self.messages = workdir / f"sipp-{self.port}-messages.log"
-        self.screen = workdir / f"sipp-{self.port}-screen.log"
-        source = ["-sf", str(scenario)] if str(scenario).endswith(".xml") else ["-sn", str(scenario)]
-        args = ["sipp", *source, "-i", LOOPBACK, "-p", str(self.port), "-mp", str(free_udp_port()),
-                "-m", "1", "-nostdin", "-timeout", "20", "-timeout_error", "-recv_timeout", "15000",
-                "-trace_msg", "-message_file", str(self.messages), *extra]
-        if remote:
-            args.insert(1, remote)
-        self._screen = self.screen.open("wb")
-        self.proc = subprocess.Popen(args, cwd=workdir, stdin=subprocess.DEVNULL,
-                                     stdout=self._screen, stderr=subprocess.STDOUT)
-
-    async def wait(self, timeout: float = 25.0) -> int:
-        return await asyncio.to_thread(self.proc.wait, timeout)
-
-    def log(self) -> str:
-        return self.messages.read_text(errors="replace") if self.messages.exists() else "(no log)"
-
-    def kill(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait(5)
-        self._screen.close()
 
 
 async def answered(leg: Any, timeout: float = 10.0) -> str:

@@ -37,6 +37,14 @@ T = TypeVar("T")
 END_GRACE = 35.0
 
 
+def _as_e164(user: str) -> str | None:
+    """A SIP user part as an E.164 number (carriers often drop the `+`), or None."""
+    try:
+        return normalize(user if user.startswith("+") else "+" + user)
+    except InvalidAddress:
+        return None
+
+
 def status_for_sip_failure(code: int) -> str:
     """semantics.md: 486/600 busy; 408/480/487 (and our own ring timeout) no-answer; else failed."""
     if code in (486, 600):
@@ -341,18 +349,12 @@ class CallRunner:
             log.warning("INVITE from %s refused: not in inbound_allow", leg.source[0])
             leg.reject(403)
             return
-        try:
-            to = normalize(leg.to_user if leg.to_user.startswith("+") else "+" + leg.to_user)
-        except InvalidAddress:
-            to = leg.to_user
+        to = _as_e164(leg.to_user) or leg.to_user
         number = await self._store(self.numbers.find, to)
         if number is None:
             leg.reject(404)
             return
-        try:
-            caller = normalize(leg.from_user if leg.from_user.startswith("+") else "+" + leg.from_user)
-        except InvalidAddress:
-            caller = leg.from_uri
+        caller = _as_e164(leg.from_user) or leg.from_uri
         sid = new_call_sid()
         live = LiveCall(sid, number["account_sid"], "inbound", leg=leg)
         self.live[sid] = live
