@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import asyncio
 import time
+import wave
 from collections.abc import Iterator
+from pathlib import Path
 
 import httpx
 import numpy as np
@@ -136,3 +138,55 @@ def test_sandbox_calls_a_wirexa_number(server: RunningEngine, client: Client) ->
 def test_health_reports_sip(server: RunningEngine) -> None:
     body = httpx.get(f"{server.base_url}/health").json()
     assert body["status"] == "ok" and body["sip"] == "ok" and body["database"] == "ok"
+
+
+def test_recording_both_directions_and_bridging_two_calls(server: RunningEngine, client: Client,
+                                                           tmp_path: Path) -> None:
+    """Two phones bridged through Wirexa: one hears what the other says; recordings hold it."""
+    assert server.engine.sandbox is not None
+    talker = "+15005559001"
+    r = httpx.put(f"{server.engine.sandbox.http_url}/rules/bridge-talker", json={
+        "number": talker, "ring": 0, "outcome": "answer",
+        "script": [{"wait": 1.5}, {"say": "This is the second phone talking to the first one."},
+                   {"wait_for_hangup": True}]})
+    assert r.status_code in (200, 201), r.text
+    listener = place(client, HUMAN)
+    assert wait_status(client, listener.sid, {"in-progress"}).status == "in-progress"
+    mono, dual = tmp_path / "mono.wav", tmp_path / "dual.wav"
+
+    async def record_a_prompt() -> None:
+        media = server.engine.runner.live[listener.sid].media  # type: ignore[union-attr]
+        recording = media.record(mono)
+        await media.play(tone(440, 1.0))  # Wirexa → phone A, recorded (mono mix)
+        recording.stop()
+
+    server.run(record_a_prompt())
+    speaker = place(client, talker)
+    assert wait_status(client, speaker.sid, {"in-progress"}).status == "in-progress"
+
+    async def bridge() -> None:
+        runner = server.engine.runner
+        assert runner is not None
+        a, b = runner.live[listener.sid].media, runner.live[speaker.sid].media
+        assert a is not None and b is not None
+        recording = a.record(dual, channels=2)
+        a.bridge(b)
+        await asyncio.sleep(4.0)  # the talker speaks after 1.5 s
+        b.unbridge()
+        recording.stop()
+
+    server.run(bridge())
+    heard_before = sandbox_call(server, HUMAN)["heard"]["loud_seconds"]
+    for call in (listener, speaker):
+        client.calls(call.sid).update(status="completed")
+    assert heard_before >= 1.0 + 0.5  # the tone, then the other phone's speech
+    with wave.open(str(mono)) as w:
+        assert (w.getnchannels(), w.getframerate()) == (1, 8000)
+        assert 0.9 <= w.getnframes() / 8000 <= 1.3
+        pcm = np.frombuffer(w.readframes(w.getnframes()), dtype="<i2").astype(float)
+    assert float(np.sqrt(np.mean(pcm * pcm))) > 1000
+    with wave.open(str(dual)) as w:
+        assert w.getnchannels() == 2 and 3.5 <= w.getnframes() / 8000 <= 4.5
+        stereo = np.frombuffer(w.readframes(w.getnframes()), dtype="<i2").reshape(-1, 2).astype(float)
+    to_listener = stereo[:, 1]  # right channel: what Wirexa sent to phone A = phone B's speech
+    assert float(np.sqrt(np.mean(to_listener * to_listener))) > 200

@@ -73,6 +73,9 @@ class RtpEndpoint(asyncio.DatagramProtocol):
         self._dtmf_in = Rfc4733Receiver()
         self._inband = InbandDtmfDetector() if inband_dtmf else None
         self._audio_taps: list[AudioTap] = []
+        # Called every tick with the PCM frame sent (None for silence or DTMF): recorders use it
+        # as their clock, so a recording has one frame per 20 ms whatever the network does.
+        self.sent_audio_tap: Callable[[bytes | memoryview | None], None] | None = None
         self._dtmf_listeners: list[DtmfListener] = []
         self._transport: asyncio.DatagramTransport | None = None
         self._sock: socket.socket | None = None
@@ -192,6 +195,12 @@ class RtpEndpoint(asyncio.DatagramProtocol):
     # --- sending: called by the clock every 20 ms ----------------------------------------
 
     def on_tick(self) -> None:
+        frame = self._send_next()
+        if self.sent_audio_tap is not None:
+            self.sent_audio_tap(frame)
+
+    def _send_next(self) -> bytes | memoryview | None:
+        """Send this tick's packet; returns the PCM frame sent (None: silence or a DTMF event)."""
         # Hot path (every stream, every 20 ms): keep lookups and calls to a minimum.
         ts = self._ts
         self._ts = (ts + self._frame_samples) & 0xFFFFFFFF
@@ -199,19 +208,20 @@ class RtpEndpoint(asyncio.DatagramProtocol):
             event = self._dtmf_out.next_packet(ts)
             if event is not None:
                 self._send(self.telephone_event_pt, event.marker, event.timestamp, event.payload)
-                return
+                return None
             self._dtmf_sending = self._dtmf_out.busy
         source = self._source
         if source is not None:
             frame = source.next_frame()
             if frame is not None:
                 self._send(self._audio_pt, not self._sent_last_tick, ts, self._encode(frame))
-                return
+                return frame
             self._source = None
         if self.send_silence:
             self._send(self._audio_pt, not self._sent_last_tick, ts, self._silence)
         else:
             self._sent_last_tick = False
+        return None
 
     def _send(self, pt: int, marker: bool, ts: int, payload: bytes) -> None:
         remote = self.remote

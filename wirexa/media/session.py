@@ -1,7 +1,7 @@
 """MediaSession: what call flows (LaML verbs, Calling API commands) do with a live call's audio.
 
-Play (interruptible), send digits, receive digits, tap inbound audio, bridge two calls. It wraps
-the call's RtpEndpoint; everything runs on the media loop and never blocks it.
+Play (interruptible), send digits, receive digits, tap inbound audio, record, bridge two calls.
+It wraps the call's RtpEndpoint; everything runs on the media loop and never blocks it.
 """
 
 from __future__ import annotations
@@ -9,10 +9,12 @@ from __future__ import annotations
 import asyncio
 from collections import deque
 from collections.abc import Callable
+from pathlib import Path
 
 from .codecs import FRAME_BYTES
 from .dtmf import dtmf_tones
 from .player import PcmPlayer
+from .recorder import CallRecorder, Direction
 from .rtp_endpoint import RtpEndpoint
 
 SILENT_FRAME = bytes(FRAME_BYTES)
@@ -45,6 +47,7 @@ class MediaSession:
         self._digits: asyncio.Queue[str] = asyncio.Queue()
         endpoint.add_dtmf_listener(self._digits.put_nowait)
         self._bridge: _Bridge | None = None
+        self._recorder: CallRecorder | None = None
 
     # --- playing ---------------------------------------------------------------------------
 
@@ -100,6 +103,19 @@ class MediaSession:
         self.endpoint.add_audio_tap(callback)
         return lambda: self.endpoint.remove_audio_tap(callback)
 
+    # --- recording -------------------------------------------------------------------------
+
+    def record(self, path: str | Path, direction: Direction = "both", channels: int = 1) -> CallRecorder:
+        """Record to a WAV file until `recorder.stop()` (or the call ends)."""
+        self._stop_recording()
+        self._recorder = CallRecorder(self.endpoint, path, direction, channels)
+        return self._recorder
+
+    def _stop_recording(self) -> None:
+        if self._recorder is not None:
+            self._recorder.stop()
+            self._recorder = None
+
     # --- bridging --------------------------------------------------------------------------
 
     def bridge(self, other: MediaSession) -> None:
@@ -117,6 +133,7 @@ class MediaSession:
 
     def close(self) -> None:
         self.unbridge()
+        self._stop_recording()
         self.endpoint.close()
 
 
