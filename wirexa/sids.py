@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import re
 import secrets
 import uuid
-
-SID_RE = re.compile(r"^[A-Z]{2}[0-9a-f]{32}$")
 
 
 def new_sid(prefix: str) -> str:
@@ -25,8 +22,4 @@ def new_api_token() -> str:
 def new_project_id() -> str:
     """Project IDs are UUIDs, as SignalWire's are; users' code treats them as opaque strings."""
     return str(uuid.uuid4())
-
-
-def is_sid(value: str, prefix: str) -> bool:
-    return value.startswith(prefix) and SID_RE.match(value) is not None
 

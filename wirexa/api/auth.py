@@ -33,9 +33,6 @@ class Authenticator:
         self.ttl = ttl
         self._cache: dict[str, tuple[float, Project | None]] = {}
 
-    def forget(self, project_sid: str) -> None:
-        self._cache.pop(project_sid, None)
-
     def _lookup(self, sid: str) -> Project | None:
         now = time.monotonic()
         hit = self._cache.get(sid)

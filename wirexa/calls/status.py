@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 QUEUED = "queued"
-INITIATED = "initiated"  # only ever a callback event; the resource shows `queued` until ringing
 RINGING = "ringing"
 IN_PROGRESS = "in-progress"
 COMPLETED = "completed"
