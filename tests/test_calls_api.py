@@ -328,9 +328,10 @@ def test_seed_curl_examples_on_the_api_laml_prefix(server: RunningEngine) -> Non
     base = f"{server.base_url}/api/laml/2010-04-01/Accounts/{sid}"
     basic = "Basic " + base64.b64encode(f"{sid}:{token}".encode()).decode()
     # curl -X POST .../Calls.json -u "{ProjectID}:{ApiToken}" -d "To=..." -d "From=..." -d "Url=..."
-    r = httpx.post(f"{base}/Calls.json", headers={"Authorization": basic},
-                   content="To=%2B15551234567&From=%2B15559876543&Url=https%3A%2F%2Fyour-backend.com%2Fvoice",
-                   )
+    # Byte for byte what curl -d sends: the `+` is not encoded (a form decoder reads a space).
+    r = httpx.post(f"{base}/Calls.json", headers={"Authorization": basic,
+                                                 "Content-Type": "application/x-www-form-urlencoded"},
+                   content="To=+15551234567&From=+15559876543&Url=https://your-backend.com/voice")
     assert r.status_code == 201, r.text
     made = r.json()
     assert made["status"] == "queued" and made["to"] == "+15551234567" and made["from"] == "+15559876543"

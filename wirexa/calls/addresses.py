@@ -26,6 +26,10 @@ def normalize(value: str) -> str:
     assigned (the 555 test numbers in the docs) are accepted: validity by numbering plan
     is the carrier's call, not ours.
     """
+    if value[:1] == " " and value.strip()[:1].isdigit():
+        # `curl -d "To=+1555..."` (as the docs show) sends a raw `+`, which form decoding turns
+        # into a space: that space was the plus sign.
+        value = "+" + value.strip()
     value = value.strip()
     if value.lower().startswith(("sip:", "sips:")):
         if not is_sip_uri(value):
