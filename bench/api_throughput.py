@@ -1,6 +1,9 @@
 """Requests/s and latency of `POST Calls.json` and `GET Calls/{sid}.json` at 50 concurrent clients.
 
 Starts `wirexa up` (SQLite unless WIREXA_DATABASE_URL is set) on loopback with a fresh data dir,
+its sandbox carrier as the trunk. The bench project's calls-per-second limit is set to 1 so the
+dialer's work (measured by bench/call_setup_rate.py) does not mix into the API's figures; the
+created calls wait in the outbound queue, as calls above a project's limit do.
 then loads it with Debian's `wrk` (a second process, one thread) in two ways:
 - saturation: 50 connections each sending its next request as soon as the last is answered
   (the most requests/s the engine serves; latency there is queueing: 50 / throughput);
@@ -30,7 +33,7 @@ import httpx
 
 WRK_POST = """
 wrk.method = "POST"
-wrk.body = "To=%2B13125551234&From=%2B18005550100&Url=https%3A%2F%2Fbackend.example%2Fvoice&StatusCallback=https%3A%2F%2Fbackend.example%2Fstatus"
+wrk.body = "To=%2B15005550003&From=%2B18005550100&Url=https%3A%2F%2Fbackend.example%2Fvoice&StatusCallback=https%3A%2F%2Fbackend.example%2Fstatus"
 wrk.headers["Content-Type"] = "application/x-www-form-urlencoded"
 wrk.headers["Authorization"] = "{auth}"
 """
@@ -103,10 +106,12 @@ def main() -> int:
             if time.monotonic() > deadline or proc.poll() is not None:
                 sys.exit("wirexa did not start")
             time.sleep(0.1)
+        subprocess.run([str(wirexa), "projects", "set", project, "--cps", "1"], env=env, check=True,
+                       capture_output=True, timeout=60)
         auth = "Basic " + base64.b64encode(f"{project}:{token}".encode()).decode()
         calls = f"{base}/2010-04-01/Accounts/{project}/Calls"
         sid = httpx.post(f"{calls}.json", auth=(project, token), data={
-            "To": "+13125551234", "From": "+18005550100", "Url": "https://backend.example/voice"}).json()["sid"]
+            "To": "+15005550003", "From": "+18005550100", "Url": "https://backend.example/voice"}).json()["sid"]
         backend = os.environ.get("WIREXA_DATABASE_URL", "").split(":")[0] or "sqlite"
         print(f"wirexa up on {base} ({backend}), wrk -t1 -c{args.connections} -d{args.seconds}s")
         for name, url, script in (

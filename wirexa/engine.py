@@ -12,7 +12,6 @@ import contextlib
 import logging
 
 import uvicorn
-from starlette.applications import Starlette
 
 from wirexa.api.app import create_app
 from wirexa.api.auth import Authenticator
@@ -67,7 +66,7 @@ class Engine:
             authenticator=Authenticator(self.projects),
             rate_limits=TokenBuckets(settings.api_rate_limit, settings.api_rate_burst),
         )
-        self.app: Starlette = create_app(self.api_context)
+        self.app = create_app(self.api_context)
 
     def ensure_default_project(self) -> tuple[Project, bool]:
         """The project from WIREXA_PROJECT_ID/WIREXA_API_TOKEN, or the first one, or a new one.

@@ -7,7 +7,6 @@ from typing import Any
 import orjson
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Route
 
 from wirexa.api import errors as E
 from wirexa.api.call_json import account_uri, call_json
@@ -16,7 +15,7 @@ from wirexa.api.context import ApiContext
 from wirexa.api.errors import ApiError, not_found
 from wirexa.api.forms import Params
 from wirexa.api.paging import PageRequest, list_page
-from wirexa.api.routing import resource_route
+from wirexa.api.routing import Resource, resource
 from wirexa.calls.service import NotModifiable
 
 
@@ -32,7 +31,7 @@ def not_modifiable(exc: NotModifiable) -> ApiError:
     return ApiError(400, E.CALL_NOT_MODIFIABLE, f"Call is not in a modifiable state: {exc}")
 
 
-def calls_routes(ctx: ApiContext) -> list[Route]:
+def calls_routes(ctx: ApiContext) -> list[Resource]:
     """Routes relative to an API prefix (`/2010-04-01` or `/api/laml/2010-04-01`)."""
 
     def load_call(request: Request, account_sid: str, call_sid: str) -> dict[str, Any]:
@@ -98,8 +97,8 @@ def calls_routes(ctx: ApiContext) -> list[Route]:
         return Response(status_code=204)
 
     return [
-        resource_route("/Accounts/{account_sid}/Calls.json", {"GET": list_calls, "POST": create_call}),
-        resource_route(
+        resource("/Accounts/{account_sid}/Calls.json", {"GET": list_calls, "POST": create_call}),
+        resource(
             "/Accounts/{account_sid}/Calls/{call_sid}.json",
             {"GET": fetch_call, "POST": update_call, "DELETE": delete_call},
         ),

@@ -6,7 +6,6 @@ from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Route
 
 from wirexa.api import errors as E
 from wirexa.api.call_json import API_VERSION, account_uri
@@ -15,7 +14,7 @@ from wirexa.api.context import ApiContext
 from wirexa.api.errors import ApiError, bad_request, not_found
 from wirexa.api.forms import Params, require
 from wirexa.api.paging import PageRequest, list_page
-from wirexa.api.routing import resource_route
+from wirexa.api.routing import Resource, resource
 from wirexa.calls.addresses import InvalidAddress, normalize
 from wirexa.clock import rfc2822
 from wirexa.store.numbers import NumberRow, NumberTaken
@@ -82,7 +81,7 @@ def _settings(params: Params) -> dict[str, Any]:
     return out
 
 
-def numbers_routes(ctx: ApiContext) -> list[Route]:
+def numbers_routes(ctx: ApiContext) -> list[Resource]:
     def load(request: Request, account_sid: str) -> NumberRow:
         row = ctx.numbers.get(account_sid, request.path_params["number_sid"])
         if row is None:
@@ -146,8 +145,8 @@ def numbers_routes(ctx: ApiContext) -> list[Route]:
         return Response(status_code=204)
 
     return [
-        resource_route("/Accounts/{account_sid}/IncomingPhoneNumbers.json", {"GET": list_numbers, "POST": create}),
-        resource_route(
+        resource("/Accounts/{account_sid}/IncomingPhoneNumbers.json", {"GET": list_numbers, "POST": create}),
+        resource(
             "/Accounts/{account_sid}/IncomingPhoneNumbers/{number_sid}.json",
             {"GET": fetch, "POST": update, "DELETE": remove},
         ),

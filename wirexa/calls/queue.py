@@ -8,6 +8,7 @@ import logging
 import time
 from collections import deque
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 
 from wirexa.store.calls import CallStore
 from wirexa.store.projects import ProjectStore
@@ -47,6 +48,10 @@ class SlidingWindow:
 
 
 class OutboundQueue:
+    """Store work (finding and claiming calls) runs on the queue's own thread; hand-offs to the
+    dialer happen on the event loop. A project learns of new calls at once when they were
+    created on this node (`notify`), and from the store every `poll_interval` otherwise."""
+
     def __init__(
         self,
         calls: CallStore,
@@ -64,50 +69,81 @@ class OutboundQueue:
         self.default_cps = default_cps
         self.poll_interval = poll_interval
         self._wake = asyncio.Event()
+        self._thread = ThreadPoolExecutor(1, thread_name_prefix="wirexa-queue")
+        # Owned by the queue thread: one window per project.
         self._windows: dict[str, SlidingWindow] = {}
+        # Owned by the event loop: projects to look at in the next pass.
+        self._notified: set[str] = set()
+        self._waiting: set[str] = set()  # projects with calls held back by their limit
 
-    def notify(self) -> None:
-        """A call was queued in this process: look now rather than at the next poll."""
+    def notify(self, account_sid: str) -> None:
+        """A call was queued for `account_sid` on this node: look now, not at the next poll."""
+        self._notified.add(account_sid)
         self._wake.set()
 
-    def _window(self, account_sid: str) -> SlidingWindow:
-        project = self.projects.get(account_sid)
-        cps = float(project.cps) if project and project.cps is not None else self.default_cps
+    def _window(self, account_sid: str, refresh: bool) -> SlidingWindow:
         window = self._windows.get(account_sid)
-        if window is None:
-            window = self._windows[account_sid] = SlidingWindow(cps)
-        elif window.count / window.seconds != cps:
-            window.set_rate(cps)
+        if window is None or refresh:  # a project's cps is re-read on every full poll
+            project = self.projects.get(account_sid)
+            cps = float(project.cps) if project and project.cps is not None else self.default_cps
+            if window is None:
+                window = self._windows[account_sid] = SlidingWindow(cps)
+            elif window.count / window.seconds != cps:
+                window.set_rate(cps)
         return window
 
-    def dispatch_once(self) -> float:
-        """Hand out every call the limits allow now; returns seconds until it is worth looking again."""
-        now = time.monotonic()
+    def claim(self, candidates: set[str] | None) -> tuple[list[str], float, set[str]]:
+        """Queue thread: claim what the limits allow now among `candidates` (None: every project
+        with waiting calls). Returns (call sids in order, seconds until worth looking again,
+        projects still holding back calls)."""
+        full_poll = candidates is None
+        projects = set(self.calls.projects_with_queued()) if candidates is None else candidates
+        sids: list[str] = []
         wait = self.poll_interval
-        for account_sid in self.calls.projects_with_queued():
-            window = self._window(account_sid)
+        waiting: set[str] = set()
+        for account_sid in sorted(projects):
+            window = self._window(account_sid, refresh=full_poll)
+            now = time.monotonic()
             allowed = window.available(now)
             if allowed > 0:
-                for sid in self.calls.claim_queued(account_sid, self.node_id, allowed):
-                    window.record(time.monotonic())  # the hand-off time is what the limit is about
+                got = self.calls.claim_queued(account_sid, self.node_id, allowed)
+                now = time.monotonic()  # the hand-off time is what the limit is about
+                for _ in got:
+                    window.record(now)
+                sids += got
+                if len(got) < allowed:
+                    continue  # none left for now
+            waiting.add(account_sid)
+            wait = min(wait, max(0.001, window.next_free(now) - now))
+        return sids, wait, waiting
+
+    async def run(self) -> None:
+        loop = asyncio.get_running_loop()
+        next_poll = 0.0
+        try:
+            while True:
+                self._wake.clear()
+                now = time.monotonic()
+                candidates: set[str] | None = None
+                if now < next_poll:
+                    candidates = self._notified | self._waiting
+                else:
+                    next_poll = now + self.poll_interval
+                self._notified = set()
+                try:
+                    sids, wait, self._waiting = await loop.run_in_executor(self._thread, self.claim, candidates)
+                except Exception:
+                    log.exception("outbound queue pass failed; retrying")
+                    sids, wait = [], self.poll_interval
+                for sid in sids:
                     try:
                         self.dial(sid)
                     except Exception:  # one bad hand-off must not stop the queue
                         log.exception("dialer failed to take call %s", sid)
-            now = time.monotonic()
-            wait = min(wait, max(0.001, window.next_free(now) - now))
-        return wait
-
-    async def run(self) -> None:
-        while True:
-            self._wake.clear()
-            try:
-                wait = self.dispatch_once()
-            except Exception:
-                log.exception("outbound queue pass failed; retrying")
-                wait = self.poll_interval
-            try:
-                await asyncio.wait_for(self._wake.wait(), timeout=wait)
-            except TimeoutError:
-                pass
-
+                wait = min(wait, max(0.0, next_poll - time.monotonic()))
+                try:
+                    await asyncio.wait_for(self._wake.wait(), timeout=wait)
+                except TimeoutError:
+                    pass
+        finally:
+            self._thread.shutdown(wait=False, cancel_futures=True)

@@ -39,7 +39,7 @@ class CallService:
              "direction": "outbound-api", "status": st.QUEUED}
         )
         await self.writer.write(row)
-        self.queue.notify()
+        self.queue.notify(account_sid)
         return row
 
     def _finish_waiting(self, call: CallRow) -> CallRow | None:

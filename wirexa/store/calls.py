@@ -20,6 +20,8 @@ CallRow = dict[str, Any]
 
 # Hot statements built once with bound parameters (no per-request statement construction).
 _INSERT = insert(calls)
+# Many rows per INSERT (SQLAlchemy's "insertmanyvalues"), ids returned in parameter order.
+_INSERT_RETURNING_IDS = insert(calls).returning(calls.c.id, sort_by_parameter_order=True)
 _GET = select(calls).where(calls.c.sid == bindparam("sid"), calls.c.account_sid == bindparam("account_sid"))
 _GET_BY_SID = select(calls).where(calls.c.sid == bindparam("sid"))
 
@@ -87,10 +89,11 @@ class CallStore:
         return row
 
     def insert_many(self, rows: list[CallRow]) -> None:
-        """Insert rows in one transaction, in order (ids follow the list order); sets `id`."""
+        """Insert rows in one statement batch, ids following the list order; sets each `id`."""
         with self.engine.begin() as conn:
-            for row in rows:
-                row["id"] = conn.execute(_INSERT, row).inserted_primary_key[0]
+            ids = conn.execute(_INSERT_RETURNING_IDS, rows).scalars().all()
+        for row, new_id in zip(rows, ids, strict=True):
+            row["id"] = new_id
 
     def get(self, account_sid: str, sid: str) -> CallRow | None:
         with self.engine.connect() as conn:
