@@ -175,9 +175,10 @@ async def bench(args: argparse.Namespace, workdir: Path, sipp: Sipp) -> int:
     runner.flow = flow
     real_dial = runner.dial
 
-    def dial(call_sid: str) -> None:  # instrument the hand-off from the queue
+    def dial(call: dict) -> None:  # instrument the hand-off from the queue
+        call_sid = call["sid"]
         dispatched[call_sid] = time.monotonic()
-        real_dial(call_sid)
+        real_dial(call)
         live = runner.live.get(call_sid)
         if live is not None:
             live.done.add_done_callback(lambda _f, sid=call_sid: ended.__setitem__(sid, time.monotonic()))

@@ -68,10 +68,8 @@ class RecordingLiveCalls:
         self.redirected: list[str] = []
         self.engine: Engine | None = None
 
-    def dial(self, call_sid: str) -> None:
-        import time
-
-        self.dialed.append((call_sid, time.monotonic()))
+    def dial(self, call: dict[str, Any]) -> None:
+        self.dialed.append((call["sid"], time.monotonic()))
 
     async def end(self, call_sid: str, status: str) -> None:
         self.ended.append((call_sid, status))

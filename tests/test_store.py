@@ -78,7 +78,7 @@ def test_a_claimed_call_is_not_canceled_as_waiting(database_url: str) -> None:
     projects, calls = stores(database_url)
     p = projects.create("P")
     row = new_call(calls, p.sid)
-    assert calls.claim_queued(p.sid, "node-a", 10) == [row["sid"]]
+    assert [c["sid"] for c in calls.claim_queued(p.sid, "node-a", 10)] == [row["sid"]]
     assert calls.finish(row["sid"], st.CANCELED, unclaimed=True,
                         default_price_per_minute=Decimal("0.01"), price_unit="USD") is None
     assert calls.get(p.sid, row["sid"])["status"] == st.QUEUED  # type: ignore[index]
@@ -95,7 +95,7 @@ def test_concurrent_claimers_never_take_the_same_call(database_url: str) -> None
             got = calls.claim_queued(p.sid, node, 4)
             if not got:
                 return
-            taken[node].extend(got)
+            taken[node].extend(c["sid"] for c in got)
 
     threads = [threading.Thread(target=claim, args=(n,)) for n in taken]
     for t in threads:

@@ -27,7 +27,7 @@ from wirexa.media.ports import PortAllocator
 from wirexa.sandbox import SandboxCarrier
 from wirexa.sip.engine import SipEngine, Trunk
 from wirexa.sip.leg import InboundLeg
-from wirexa.store.calls import CallStore
+from wirexa.store.calls import CallRow, CallStore
 from wirexa.store.db import make_engine, migrate
 from wirexa.store.numbers import NumberStore
 from wirexa.store.projects import Project, ProjectStore
@@ -89,9 +89,9 @@ class Engine:
             return found[0], False
         return self.projects.create("Default project", auth_token=s.api_token or None), True
 
-    def _dial(self, call_sid: str) -> None:
+    def _dial(self, call: CallRow) -> None:
         assert self.live is not None
-        self.live.dial(call_sid)
+        self.live.dial(call)
 
     def trunk(self) -> Trunk:
         """The configured SIP trunk; without one, the sandbox carrier."""

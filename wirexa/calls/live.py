@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from typing import Protocol
 
+from wirexa.store.calls import CallRow
+
 
 class LiveCalls(Protocol):
-    def dial(self, call_sid: str) -> None:
+    def dial(self, call: CallRow) -> None:
         """Start placing a call that the outbound queue claimed for this node; returns at once."""
 
     async def end(self, call_sid: str, status: str) -> None:

@@ -10,7 +10,7 @@ from collections import deque
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
-from wirexa.store.calls import CallStore
+from wirexa.store.calls import CallRow, CallStore
 from wirexa.store.projects import ProjectStore
 
 log = logging.getLogger(__name__)
@@ -56,7 +56,7 @@ class OutboundQueue:
         self,
         calls: CallStore,
         projects: ProjectStore,
-        dial: Callable[[str], None],
+        dial: Callable[[CallRow], None],
         *,
         node_id: str,
         default_cps: float,
@@ -92,13 +92,13 @@ class OutboundQueue:
                 window.set_rate(cps)
         return window
 
-    def claim(self, candidates: set[str] | None) -> tuple[list[str], float, set[str]]:
+    def claim(self, candidates: set[str] | None) -> tuple[list[CallRow], float, set[str]]:
         """Queue thread: claim what the limits allow now among `candidates` (None: every project
-        with waiting calls). Returns (call sids in order, seconds until worth looking again,
+        with waiting calls). Returns (calls in order, seconds until worth looking again,
         projects still holding back calls)."""
         full_poll = candidates is None
         projects = set(self.calls.projects_with_queued()) if candidates is None else candidates
-        sids: list[str] = []
+        claimed: list[CallRow] = []
         wait = self.poll_interval
         waiting: set[str] = set()
         for account_sid in sorted(projects):
@@ -110,12 +110,12 @@ class OutboundQueue:
                 now = time.monotonic()  # the hand-off time is what the limit is about
                 for _ in got:
                     window.record(now)
-                sids += got
+                claimed += got
                 if len(got) < allowed:
                     continue  # none left for now
             waiting.add(account_sid)
             wait = min(wait, max(0.001, window.next_free(now) - now))
-        return sids, wait, waiting
+        return claimed, wait, waiting
 
     async def run(self) -> None:
         loop = asyncio.get_running_loop()
@@ -131,15 +131,15 @@ class OutboundQueue:
                     next_poll = now + self.poll_interval
                 self._notified = set()
                 try:
-                    sids, wait, self._waiting = await loop.run_in_executor(self._thread, self.claim, candidates)
+                    calls, wait, self._waiting = await loop.run_in_executor(self._thread, self.claim, candidates)
                 except Exception:
                     log.exception("outbound queue pass failed; retrying")
-                    sids, wait = [], self.poll_interval
-                for sid in sids:
+                    calls, wait = [], self.poll_interval
+                for call in calls:
                     try:
-                        self.dial(sid)
+                        self.dial(call)
                     except Exception:  # one bad hand-off must not stop the queue
-                        log.exception("dialer failed to take call %s", sid)
+                        log.exception("dialer failed to take call %s", call["sid"])
                 wait = min(wait, max(0.0, next_poll - time.monotonic()))
                 try:
                     await asyncio.wait_for(self._wake.wait(), timeout=wait)

@@ -8,7 +8,7 @@ import asyncio
 import ipaddress
 import logging
 from collections.abc import Awaitable, Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import partial
 from typing import Any, TypeVar
@@ -35,6 +35,11 @@ T = TypeVar("T")
 
 # How long to wait for the far end to confirm a CANCEL or BYE before giving up on it.
 END_GRACE = 35.0
+
+
+def _log_failure(future: Future[Any]) -> None:
+    if future.exception() is not None:
+        log.error("store write failed", exc_info=future.exception())
 
 
 def _as_e164(user: str) -> str | None:
@@ -121,6 +126,11 @@ class CallRunner:
     async def _store(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         return await asyncio.get_running_loop().run_in_executor(self._db, partial(fn, *args, **kwargs))
 
+    def _store_later(self, fn: Callable[..., Any], *args: Any) -> None:
+        """A store write whose result nobody waits for (it still runs in order)."""
+        future = self._db.submit(fn, *args)
+        future.add_done_callback(_log_failure)
+
     def _spawn(self, coro: Awaitable[None]) -> None:
         task = asyncio.ensure_future(coro)
         self._tasks.add(task)
@@ -128,9 +138,9 @@ class CallRunner:
 
     # --- LiveCalls (the REST side) ---------------------------------------------------------
 
-    def dial(self, call_sid: str) -> None:
-        live = LiveCall(call_sid, "", "outbound-api")
-        self.live[call_sid] = live  # registered now, so an end request never misses it
+    def dial(self, call: CallRow) -> None:
+        live = LiveCall(call["sid"], call["account_sid"], "outbound-api", call=call)
+        self.live[live.sid] = live  # registered now, so an end request never misses it
         self._spawn(self._run(live, self._outbound(live)))
 
     async def end(self, call_sid: str, status: str) -> None:
@@ -207,10 +217,7 @@ class CallRunner:
         endpoint.set_remote(params.remote)
 
     async def _outbound(self, live: LiveCall) -> None:
-        call = await self._store(self.calls.get_by_sid, live.sid)
-        if call is None:
-            return
-        live.call, live.account_sid = call, call["account_sid"]
+        call = live.call
         if call["status"] != st.QUEUED or live.end_requested is not None:
             await self._store(self._finish, live.sid, st.CANCELED)
             return
@@ -248,8 +255,9 @@ class CallRunner:
                 continue
             if isinstance(event, Ringing):
                 if live.call["status"] == st.QUEUED:
-                    live.call = await self._store(self.calls.transition, live.sid, [st.QUEUED],
-                                                  {"status": st.RINGING}) or live.call
+                    # Not awaited: the store thread keeps this call's writes in order.
+                    live.call = {**live.call, "status": st.RINGING}
+                    self._store_later(self.calls.transition, live.sid, [st.QUEUED], {"status": st.RINGING})
             elif isinstance(event, Answered):
                 if live.end_requested is not None or timed_out:
                     leg.hangup()  # answered just as we gave up

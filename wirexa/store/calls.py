@@ -119,23 +119,18 @@ class CallStore:
         q = select(calls).where(calls.c.account_sid == account_sid, *flt.conditions())
         return cursor_page(self.engine, calls, q, limit, before_id=before_id, after_id=after_id, offset=offset)
 
-    def transition(
-        self, sid: str, from_statuses: Iterable[str], values: CallRow, *, unclaimed: bool = False
-    ) -> CallRow | None:
+    def transition(self, sid: str, from_statuses: Iterable[str], values: CallRow) -> CallRow | None:
         """Apply `values` only if the call is still in one of `from_statuses` (atomic check).
-
-        `unclaimed` additionally requires that no engine node owns the call yet.
-        Returns the updated call, or None if its state had moved on.
-        """
-        cond = [calls.c.sid == sid, calls.c.status.in_(list(from_statuses))]
-        if unclaimed:
-            cond.append(calls.c.node_id.is_(None))
+        Returns the updated call, or None if its state had moved on."""
+        stmt = (
+            update(calls)
+            .where(calls.c.sid == sid, calls.c.status.in_(list(from_statuses)))
+            .values(date_updated=utcnow(), **values)
+            .returning(*calls.c)
+        )
         with self.engine.begin() as conn:
-            res = conn.execute(update(calls).where(*cond).values(date_updated=utcnow(), **values))
-            if not res.rowcount:
-                return None
-            row = conn.execute(select(calls).where(calls.c.sid == sid)).one()
-        return dict(row._mapping)
+            row = conn.execute(stmt).first()
+        return dict(row._mapping) if row is not None else None
 
     def update_fields(self, sid: str, values: CallRow) -> CallRow | None:
         """Change instructions of a call that has not ended yet."""
@@ -160,7 +155,7 @@ class CallStore:
         with self.engine.connect() as conn:
             return list(conn.scalars(q))
 
-    def claim_queued(self, account_sid: str, node_id: str, limit: int) -> list[str]:
+    def claim_queued(self, account_sid: str, node_id: str, limit: int) -> list[CallRow]:
         """Take the oldest `limit` waiting calls of a project for `node_id`, in creation order.
 
         One statement, so concurrent claimers (other nodes) never take the same call:
@@ -181,11 +176,11 @@ class CallStore:
             update(calls)
             .where(c.id == pick.c.id, c.node_id.is_(None))
             .values(node_id=node_id, dispatched_at=utcnow())
-            .returning(c.id, c.sid)
+            .returning(*calls.c)
         )
         with self.engine.begin() as conn:
-            claimed = conn.execute(claim).all()
-        return [sid for _, sid in sorted(claimed)]
+            claimed = [dict(r._mapping) for r in conn.execute(claim)]
+        return sorted(claimed, key=lambda r: r["id"])
 
     def owned_unfinished(self, node_id: str) -> list[CallRow]:
         """Calls a node owns that have not ended (after a crash: the ones to close out)."""
@@ -233,7 +228,7 @@ class CallStore:
             per_minute = row.price_per_minute or default_price_per_minute
             price = -(per_minute * math.ceil(duration / 60)) if duration else Decimal(0)
             # The status condition makes a concurrent second ending a no-op.
-            res = conn.execute(
+            ended = conn.execute(
                 update(calls)
                 .where(calls.c.sid == sid, calls.c.status == row.status, *claim_cond)
                 .values(
@@ -248,8 +243,9 @@ class CallStore:
                     error_code=error_code,
                     error_message=error_message,
                 )
-            )
-            if not res.rowcount:
+                .returning(*calls.c)
+            ).first()
+            if ended is None:
                 return None
             if row.billing_enabled and price:
                 conn.execute(
@@ -257,6 +253,5 @@ class CallStore:
                     .where(projects.c.sid == row.account_sid)
                     .values(balance=projects.c.balance + price)
                 )
-            out = conn.execute(select(calls).where(calls.c.sid == sid)).one()
-        return dict(out._mapping)
+        return dict(ended._mapping)
 
