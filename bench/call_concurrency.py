@@ -271,9 +271,9 @@ async def bench(args: argparse.Namespace, workdir: Path, sandbox: Sandbox) -> in
     if record_dir is not None:
         record_dir.mkdir()
     flows = Flows(prompt, want=n, record_dir=record_dir)
+    engine.flow = flows.flow
     await engine.start_call_engine()
     assert engine.runner is not None
-    engine.runner.flow = flows.flow
     clock = engine.runner.clock
     ready, stop = asyncio.Event(), asyncio.Event()
     serve = asyncio.create_task(engine.serve(ready, stop))

@@ -169,10 +169,10 @@ async def bench(args: argparse.Namespace, workdir: Path, sipp: Sipp) -> int:
             raise
         live.hangup("benchmark: held long enough")
 
+    engine.flow = flow
     await engine.start_call_engine()
     runner = engine.runner
     assert runner is not None
-    runner.flow = flow
     real_dial = runner.dial
 
     def dial(call: dict) -> None:  # instrument the hand-off from the queue

@@ -19,7 +19,7 @@ from wirexa.api.context import ApiContext
 from wirexa.api.ratelimit import TokenBuckets
 from wirexa.calls.live import LiveCalls
 from wirexa.calls.queue import OutboundQueue
-from wirexa.calls.runner import CallRunner
+from wirexa.calls.runner import CallFlow, CallRunner
 from wirexa.calls.service import CallService
 from wirexa.config import Settings
 from wirexa.media.clock import MediaClock
@@ -36,7 +36,8 @@ log = logging.getLogger(__name__)
 
 
 class Engine:
-    def __init__(self, settings: Settings, live: LiveCalls | None = None) -> None:
+    def __init__(self, settings: Settings, live: LiveCalls | None = None, flow: CallFlow | None = None) -> None:
+        """`flow` runs on every answered call (the LaML interpreter will be the default)."""
         self.settings = settings
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         settings.resolve_node_id()
@@ -47,6 +48,7 @@ class Engine:
         self.numbers = NumberStore(self.db)
         # `live` stands in for the call engine in API tests; otherwise serve() builds the real one.
         self.live = live
+        self.flow = flow
         self.runner: CallRunner | None = None
         self.sip: SipEngine | None = None
         self.sandbox: SandboxCarrier | None = None
@@ -115,7 +117,7 @@ class Engine:
             )
             await self.sandbox.start()
         self.sip = SipEngine(s.sip_host, s.sip_port, on_invite=self._on_invite)
-        self.runner = CallRunner(s, self.calls, self.numbers, self.sip, self.trunk(), clock, ports)
+        self.runner = CallRunner(s, self.calls, self.numbers, self.sip, self.trunk(), clock, ports, self.flow)
         await self.sip.start()
         closed = await self.runner.recover()
         if closed:

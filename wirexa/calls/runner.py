@@ -126,9 +126,9 @@ class CallRunner:
     async def _store(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         return await asyncio.get_running_loop().run_in_executor(self._db, partial(fn, *args, **kwargs))
 
-    def _store_later(self, fn: Callable[..., Any], *args: Any) -> None:
+    def _store_later(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> None:
         """A store write whose result nobody waits for (it still runs in order)."""
-        future = self._db.submit(fn, *args)
+        future = self._db.submit(fn, *args, **kwargs)
         future.add_done_callback(_log_failure)
 
     def _spawn(self, coro: Awaitable[None]) -> None:
@@ -180,6 +180,11 @@ class CallRunner:
             await asyncio.wait(pending, timeout=5)
         for task in list(self._tasks):
             task.cancel()
+        # Calls that did not end in time are closed out now rather than at the next start.
+        for live in list(self.live.values()):
+            answered = live.call.get("status") == st.IN_PROGRESS
+            self._store_later(self._finish, live.sid, st.COMPLETED if answered else st.FAILED,
+                              error_message="the engine stopped while running this call")
         self._db.shutdown(wait=True)
 
     # --- one call --------------------------------------------------------------------------

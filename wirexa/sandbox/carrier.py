@@ -29,7 +29,7 @@ log = logging.getLogger(__name__)
 
 DEFAULT_SIP_PORT = 5080
 DEFAULT_HTTP_PORT = 8090
-DEFAULT_RTP_PORTS = (30000, 30998)  # own range when no PortAllocator is shared
+DEFAULT_RTP_PORTS = (30000, 39998)  # own range (5,000 calls) when no PortAllocator is shared
 USER_AGENT = "Wirexa-Sandbox"
 
 _FAILED_STATE = {"busy": "busy", "reject": "rejected", "fail": "failed"}
