@@ -159,6 +159,7 @@ def test_recording_both_directions_and_bridging_two_calls(server: RunningEngine,
         recording = media.record(mono)
         await media.play(tone(440, 1.0))  # Wirexa → phone A, recorded (mono mix)
         recording.stop()
+        await asyncio.wrap_future(recording.closed)
 
     server.run(record_a_prompt())
     speaker = place(client, talker)
@@ -174,6 +175,7 @@ def test_recording_both_directions_and_bridging_two_calls(server: RunningEngine,
         await asyncio.sleep(4.0)  # the talker speaks after 1.5 s
         b.unbridge()
         recording.stop()
+        await asyncio.wrap_future(recording.closed)
 
     server.run(bridge())
     heard_before = sandbox_call(server, HUMAN)["heard"]["loud_seconds"]

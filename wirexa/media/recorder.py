@@ -1,14 +1,16 @@
 """Recording a call's audio to WAV (8 kHz, 16-bit): what was sent, what arrived, or both.
 
-The endpoint's clock drives it: on every tick one 20 ms frame is written, the frame sent and
+The endpoint's clock drives it: on every tick one 20 ms frame is added, the frame sent and
 the oldest frame received since (silence when none came), so the recording keeps real time
-through packet loss and silence.
+through packet loss and silence. The tick only buffers raw frames; mixing and file writes
+happen on a writer thread once a second, so recording costs the media loop almost nothing.
 """
 
 from __future__ import annotations
 
 import wave
 from collections import deque
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Literal
 
@@ -18,13 +20,15 @@ from .codecs import FRAME_BYTES, FRAME_SAMPLES, SAMPLE_RATE
 from .rtp_endpoint import RtpEndpoint
 
 Direction = Literal["both", "inbound", "outbound"]
-SILENCE = np.zeros(FRAME_SAMPLES, dtype=np.int16)
+SILENT_FRAME = bytes(FRAME_BYTES)
+FLUSH_FRAMES = 50  # one second of audio per write
+
+# One thread writes every recording's file, in order per recording.
+_writer = ThreadPoolExecutor(1, thread_name_prefix="wirexa-recorder")
 
 
-def _samples(frame: bytes | memoryview | None) -> np.ndarray:
-    if frame is None or len(frame) != FRAME_BYTES:
-        return SILENCE
-    return np.frombuffer(frame, dtype="<i2")
+def _frame(frame: bytes | memoryview | None) -> bytes:
+    return bytes(frame) if frame is not None and len(frame) == FRAME_BYTES else SILENT_FRAME
 
 
 class CallRecorder:
@@ -44,6 +48,9 @@ class CallRecorder:
         self._wav.setnchannels(channels)
         self._wav.setsampwidth(2)
         self._wav.setframerate(SAMPLE_RATE)
+        self._pending: list[tuple[bytes, bytes]] = []
+        self._writes: deque[Future[None]] = deque()
+        self.closed: Future[None] | None = None  # resolves once the file is complete on disk
         endpoint.add_audio_tap(self._inbound.append)
         endpoint.sent_audio_tap = self._on_tick
 
@@ -52,21 +59,35 @@ class CallRecorder:
         return self.frames * FRAME_SAMPLES / SAMPLE_RATE
 
     def _on_tick(self, sent: bytes | memoryview | None) -> None:
-        inbound = _samples(self._inbound.popleft() if self._inbound else None)
-        outbound = _samples(sent)
+        self._pending.append((self._inbound.popleft() if self._inbound else SILENT_FRAME, _frame(sent)))
+        self.frames += 1
+        if len(self._pending) >= FLUSH_FRAMES:
+            self._flush()
+
+    def _flush(self) -> None:
+        chunk, self._pending = self._pending, []
+        self._writes.append(_writer.submit(self._write, chunk))
+        while self._writes and self._writes[0].done():
+            self._writes.popleft().result()  # surfaces a failed write
+
+    def _write(self, chunk: list[tuple[bytes, bytes]]) -> None:
+        """Writer thread: mix or interleave a second of frames and append them to the file."""
+        inbound = np.frombuffer(b"".join(i for i, _ in chunk), dtype="<i2")
+        outbound = np.frombuffer(b"".join(o for _, o in chunk), dtype="<i2")
         if self.channels == 2:
             out = np.column_stack((inbound, outbound)).ravel()
         elif self.direction == "both":
             out = np.clip(inbound.astype(np.int32) + outbound, -32768, 32767).astype(np.int16)
         else:
             out = inbound if self.direction == "inbound" else outbound
-        self._wav.writeframesraw(out.astype("<i2").tobytes())
-        self.frames += 1
+        self._wav.writeframes(out.astype("<i2").tobytes())  # also keeps the header's length current
 
     def stop(self) -> float:
-        """Detach from the call and finish the file; returns the recorded seconds."""
+        """Detach from the call and finish the file (on the writer thread: `closed` tells when);
+        returns the recorded seconds."""
         if self.endpoint.sent_audio_tap == self._on_tick:
             self.endpoint.sent_audio_tap = None
             self.endpoint.remove_audio_tap(self._inbound.append)
-            self._wav.close()
+            self._flush()
+            self.closed = _writer.submit(self._wav.close)  # queued after this recording's writes
         return self.seconds
