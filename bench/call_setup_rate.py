@@ -185,29 +185,6 @@ async def bench(args: argparse.Namespace, workdir: Path, sipp: Sipp) -> int:
 
     runner.dial = dial  # type: ignore[method-assign]
 
-    # Diagnosis: the runner's store calls all go through one thread (runner._db); time how long
-    # each waits in that thread's queue and how long it runs.
-    db_ops: dict[str, list[float]] = {}  # name -> [count, run seconds, wait seconds, max wait]
-    db_pool = getattr(runner, "_db", None)
-    if db_pool is not None and hasattr(runner, "_store"):
-        loop = asyncio.get_running_loop()
-
-        async def timed_store(fn, *a, **kw):  # type: ignore[no-untyped-def]
-            submitted = time.perf_counter()
-
-            def job():  # type: ignore[no-untyped-def]
-                started = time.perf_counter()
-                try:
-                    return fn(*a, **kw)
-                finally:
-                    rec = db_ops.setdefault(getattr(fn, "__name__", str(fn)), [0, 0.0, 0.0, 0.0])
-                    rec[0] += 1
-                    rec[1] += time.perf_counter() - started
-                    rec[2] += started - submitted
-                    rec[3] = max(rec[3], started - submitted)
-            return await loop.run_in_executor(db_pool, job)
-
-        runner._store = timed_store  # type: ignore[method-assign]
     clock = runner.clock
     clock.reset_stats()
 
@@ -285,12 +262,6 @@ async def bench(args: argparse.Namespace, workdir: Path, sipp: Sipp) -> int:
           + f", whole machine {100 * (machine1 - machine0) / wall:.0f} % of {os.cpu_count()} x 100 %")
     busy = sorted(((threads1.get(k, 0) - threads0.get(k, 0), k) for k in threads1), reverse=True)
     print("  engine by thread: " + ", ".join(f"{k} {100 * v / wall:.1f} %" for v, k in busy if v > 0.005 * wall))
-    if db_ops:
-        busy_s = sum(r[1] for r in db_ops.values())
-        print(f"runner store thread: busy {100 * busy_s / wall:.0f} % of wall ({busy_s:.1f} s running store calls); "
-              f"per op: " + "; ".join(
-                  f"{k} x{int(r[0])} run {1000 * r[1] / r[0]:.2f} ms wait {1000 * r[2] / r[0]:.0f} ms (max {1000 * r[3]:.0f})"
-                  for k, r in sorted(db_ops.items(), key=lambda kv: -kv[1][1])))
     first_l = np.asarray(clock.first_send_lateness) * 1000
     if len(first_l):
         print(f"event loop (media clock tick lateness): p50 {np.percentile(first_l, 50):.1f} ms, "

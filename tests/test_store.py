@@ -110,53 +110,41 @@ def test_concurrent_claimers_never_take_the_same_call(database_url: str) -> None
             assert calls.get(p.sid, sid)["node_id"] == node  # type: ignore[index]
 
 
-def test_group_writer_commits_concurrent_creates_in_order(database_url: str) -> None:
+def test_batcher_shares_commits_keeps_order_and_isolates_a_failing_job(database_url: str) -> None:
     import asyncio
+    from functools import partial
 
-    from wirexa.store.batch import GroupWriter
+    from wirexa.store.batch import Batcher
 
     projects, calls = stores(database_url)
     p = projects.create("P")
-    batches: list[int] = []
+    batcher = Batcher(calls.engine)
+    transactions: list[int] = []
+    real_execute = batcher._execute
 
-    def insert_many(rows: list[dict]) -> None:
-        batches.append(len(rows))
-        calls.insert_many(rows)
+    def counting_execute(jobs: list) -> list:
+        transactions.append(len(jobs))
+        return real_execute(jobs)
 
-    writer = GroupWriter(insert_many)
+    batcher._execute = counting_execute  # type: ignore[method-assign]
 
-    async def create_all() -> list[dict]:
-        rows = [calls.new_row({"sid": new_call_sid(), "account_sid": p.sid, "direction": "outbound-api",
-                               "status": st.QUEUED, "to_number": "+13125551234",
-                               "from_number": "+18005550100", "url": "https://b.example/v"})
-                for _ in range(50)]
-        await asyncio.gather(*(writer.write(r) for r in rows))
-        return rows
+    def values(account: str) -> dict:
+        return {"sid": new_call_sid(), "account_sid": account, "direction": "outbound-api",
+                "status": st.QUEUED, "to_number": "+13125551234", "from_number": "+18005550100",
+                "url": "https://b.example/v"}
 
-    rows = asyncio.run(create_all())
-    writer.close()
-    assert sum(batches) == 50 and len(batches) < 50  # creates that arrived together shared commits
-    ids = [r["id"] for r in rows]
-    assert ids == sorted(ids)  # insertion order is creation order (the queue's order)
-    assert all(calls.get(p.sid, r["sid"]) is not None for r in rows)
+    async def create_all() -> list:
+        jobs = [batcher.run(partial(calls.create, values(p.sid))) for _ in range(50)]
+        jobs.insert(25, batcher.run(partial(calls.create, values("no-such-project"))))
+        out = await asyncio.gather(*jobs, return_exceptions=True)
+        await batcher.close()
+        return out
 
-
-def test_group_writer_reports_a_failed_commit_to_each_caller(database_url: str) -> None:
-    import asyncio
-
-    from wirexa.store.batch import GroupWriter
-
-    projects, calls = stores(database_url)
-    writer = GroupWriter(calls.insert_many)
-    bad = calls.new_row({"sid": new_call_sid(), "account_sid": "no-such-project", "direction": "outbound-api",
-                         "status": st.QUEUED, "to_number": "+1", "from_number": "+1"})
-
-    async def attempt() -> BaseException | None:
-        try:
-            await writer.write(bad)
-        except Exception as exc:
-            return exc
-        return None
-
-    assert asyncio.run(attempt()) is not None  # the foreign key refuses it; the caller is told
-    writer.close()
+    results = asyncio.run(create_all())
+    failed = [r for r in results if isinstance(r, Exception)]
+    made = [r for r in results if not isinstance(r, Exception)]
+    assert len(failed) == 1 and len(made) == 50  # the foreign key refused only the bad one
+    assert len(transactions) < 51  # jobs waiting together shared transactions
+    ids = [r["id"] for r in made]
+    assert ids == sorted(ids)  # committed in submission order (the queue's order)
+    assert all(calls.get(p.sid, r["sid"]) is not None for r in made)

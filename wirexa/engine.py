@@ -27,6 +27,7 @@ from wirexa.media.ports import PortAllocator
 from wirexa.sandbox import SandboxCarrier
 from wirexa.sip.engine import SipEngine, Trunk
 from wirexa.sip.leg import InboundLeg
+from wirexa.store.batch import Batcher
 from wirexa.store.calls import CallRow, CallStore
 from wirexa.store.db import make_engine, migrate
 from wirexa.store.numbers import NumberStore
@@ -52,13 +53,16 @@ class Engine:
         self.runner: CallRunner | None = None
         self.sip: SipEngine | None = None
         self.sandbox: SandboxCarrier | None = None
+        # All store writes of the call engine, the queue and call creation go through one
+        # batching thread.
+        self.store = Batcher(self.db)
         self.queue = OutboundQueue(
-            self.calls, self.projects, self._dial,
+            self.calls, self.projects, self._dial, self.store,
             node_id=settings.node_id,
             default_cps=settings.default_cps,
             poll_interval=settings.queue_poll_interval,
         )
-        self.call_service = CallService(self.calls, settings, self.queue, live)
+        self.call_service = CallService(self.calls, settings, self.queue, self.store, live)
         self.api_context = ApiContext(
             settings=settings,
             projects=self.projects,
@@ -117,7 +121,8 @@ class Engine:
             )
             await self.sandbox.start()
         self.sip = SipEngine(s.sip_host, s.sip_port, on_invite=self._on_invite)
-        self.runner = CallRunner(s, self.calls, self.numbers, self.sip, self.trunk(), clock, ports, self.flow)
+        self.runner = CallRunner(s, self.calls, self.numbers, self.sip, self.trunk(), clock, ports,
+                                 self.store, self.flow)
         await self.sip.start()
         closed = await self.runner.recover()
         if closed:
@@ -175,5 +180,5 @@ class Engine:
                 await queue_task
             await server_task
             await self.stop_call_engine()
-            self.call_service.writer.close()
+            await self.store.close()
             self.db.dispose()

@@ -8,8 +8,11 @@ import logging
 import time
 from collections import deque
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from functools import partial
 
+from sqlalchemy import Connection
+
+from wirexa.store.batch import Batcher
 from wirexa.store.calls import CallRow, CallStore
 from wirexa.store.projects import ProjectStore
 
@@ -48,7 +51,8 @@ class SlidingWindow:
 
 
 class OutboundQueue:
-    """Store work (finding and claiming calls) runs on the queue's own thread; hand-offs to the
+    """Store work (finding and claiming calls) runs on the engine's store thread (one writer:
+    SQLite writers in one process must not wait on each other's locks); hand-offs to the
     dialer happen on the event loop. A project learns of new calls at once when they were
     created on this node (`notify`), and from the store every `poll_interval` otherwise."""
 
@@ -57,6 +61,7 @@ class OutboundQueue:
         calls: CallStore,
         projects: ProjectStore,
         dial: Callable[[CallRow], None],
+        store: Batcher,
         *,
         node_id: str,
         default_cps: float,
@@ -68,9 +73,9 @@ class OutboundQueue:
         self.node_id = node_id
         self.default_cps = default_cps
         self.poll_interval = poll_interval
+        self.store = store
         self._wake = asyncio.Event()
-        self._thread = ThreadPoolExecutor(1, thread_name_prefix="wirexa-queue")
-        # Owned by the queue thread: one window per project.
+        # Used on the store thread only: one window per project.
         self._windows: dict[str, SlidingWindow] = {}
         # Owned by the event loop: projects to look at in the next pass.
         self._notified: set[str] = set()
@@ -92,12 +97,12 @@ class OutboundQueue:
                 window.set_rate(cps)
         return window
 
-    def claim(self, candidates: set[str] | None) -> tuple[list[CallRow], float, set[str]]:
-        """Queue thread: claim what the limits allow now among `candidates` (None: every project
+    def claim(self, candidates: set[str] | None, conn: Connection) -> tuple[list[CallRow], float, set[str]]:
+        """Store thread: claim what the limits allow now among `candidates` (None: every project
         with waiting calls). Returns (calls in order, seconds until worth looking again,
         projects still holding back calls)."""
         full_poll = candidates is None
-        projects = set(self.calls.projects_with_queued()) if candidates is None else candidates
+        projects = set(self.calls.projects_with_queued(conn)) if candidates is None else candidates
         claimed: list[CallRow] = []
         wait = self.poll_interval
         waiting: set[str] = set()
@@ -106,7 +111,7 @@ class OutboundQueue:
             now = time.monotonic()
             allowed = window.available(now)
             if allowed > 0:
-                got = self.calls.claim_queued(account_sid, self.node_id, allowed)
+                got = self.calls.claim_queued(account_sid, self.node_id, allowed, conn)
                 now = time.monotonic()  # the hand-off time is what the limit is about
                 for _ in got:
                     window.record(now)
@@ -118,32 +123,28 @@ class OutboundQueue:
         return claimed, wait, waiting
 
     async def run(self) -> None:
-        loop = asyncio.get_running_loop()
         next_poll = 0.0
-        try:
-            while True:
-                self._wake.clear()
-                now = time.monotonic()
-                candidates: set[str] | None = None
-                if now < next_poll:
-                    candidates = self._notified | self._waiting
-                else:
-                    next_poll = now + self.poll_interval
-                self._notified = set()
+        while True:
+            self._wake.clear()
+            now = time.monotonic()
+            candidates: set[str] | None = None
+            if now < next_poll:
+                candidates = self._notified | self._waiting
+            else:
+                next_poll = now + self.poll_interval
+            self._notified = set()
+            try:
+                calls, wait, self._waiting = await self.store.run(partial(self.claim, candidates))
+            except Exception:
+                log.exception("outbound queue pass failed; retrying")
+                calls, wait = [], self.poll_interval
+            for call in calls:
                 try:
-                    calls, wait, self._waiting = await loop.run_in_executor(self._thread, self.claim, candidates)
-                except Exception:
-                    log.exception("outbound queue pass failed; retrying")
-                    calls, wait = [], self.poll_interval
-                for call in calls:
-                    try:
-                        self.dial(call)
-                    except Exception:  # one bad hand-off must not stop the queue
-                        log.exception("dialer failed to take call %s", call["sid"])
-                wait = min(wait, max(0.0, next_poll - time.monotonic()))
-                try:
-                    await asyncio.wait_for(self._wake.wait(), timeout=wait)
-                except TimeoutError:
-                    pass
-        finally:
-            self._thread.shutdown(wait=False, cancel_futures=True)
+                    self.dial(call)
+                except Exception:  # one bad hand-off must not stop the queue
+                    log.exception("dialer failed to take call %s", call["sid"])
+            wait = min(wait, max(0.0, next_poll - time.monotonic()))
+            try:
+                await asyncio.wait_for(self._wake.wait(), timeout=wait)
+            except TimeoutError:
+                pass

@@ -8,10 +8,11 @@ import asyncio
 import ipaddress
 import logging
 from collections.abc import Awaitable, Callable
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import partial
 from typing import Any, TypeVar
+
+from sqlalchemy import Connection
 
 from wirexa.calls import status as st
 from wirexa.calls.addresses import InvalidAddress, normalize
@@ -27,6 +28,7 @@ from wirexa.sip import sdp
 from wirexa.sip.engine import SipEngine, Trunk
 from wirexa.sip.events import Answered, Canceled, Disconnected, Failed, Ringing, Updated
 from wirexa.sip.leg import CallLeg, InboundLeg, OutboundLeg
+from wirexa.store.batch import Batcher
 from wirexa.store.calls import CallRow, CallStore
 from wirexa.store.numbers import NumberStore
 
@@ -35,11 +37,6 @@ T = TypeVar("T")
 
 # How long to wait for the far end to confirm a CANCEL or BYE before giving up on it.
 END_GRACE = 35.0
-
-
-def _log_failure(future: Future[Any]) -> None:
-    if future.exception() is not None:
-        log.error("store write failed", exc_info=future.exception())
 
 
 def _as_e164(user: str) -> str | None:
@@ -106,6 +103,7 @@ class CallRunner:
         trunk: Trunk,
         clock: MediaClock,
         ports: PortAllocator,
+        store: Batcher,
         flow: CallFlow | None = None,
     ) -> None:
         self.settings = settings
@@ -118,18 +116,19 @@ class CallRunner:
         self.flow = flow
         self.live: dict[str, LiveCall] = {}
         self._tasks: set[asyncio.Task[None]] = set()
-        # Store writes leave the media loop: one thread keeps each call's updates in order.
-        self._db = ThreadPoolExecutor(1, thread_name_prefix="wirexa-calls-db")
+        # Store work leaves the media loop; one thread keeps each call's updates in order, and
+        # updates of many calls share commits.
+        self.store = store
         self._allowed = [ipaddress.ip_network(n.strip(), strict=False)
                          for n in settings.inbound_allow.split(",") if n.strip()]
 
     async def _store(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
-        return await asyncio.get_running_loop().run_in_executor(self._db, partial(fn, *args, **kwargs))
+        """`fn(*args, conn=..., **kwargs)` on the store thread, inside a shared transaction."""
+        return await self.store.run(partial(fn, *args, **kwargs))
 
     def _store_later(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> None:
         """A store write whose result nobody waits for (it still runs in order)."""
-        future = self._db.submit(fn, *args, **kwargs)
-        future.add_done_callback(_log_failure)
+        self.store.submit(partial(fn, *args, **kwargs))
 
     def _spawn(self, coro: Awaitable[None]) -> None:
         task = asyncio.ensure_future(coro)
@@ -185,14 +184,13 @@ class CallRunner:
             answered = live.call.get("status") == st.IN_PROGRESS
             self._store_later(self._finish, live.sid, st.COMPLETED if answered else st.FAILED,
                               error_message="the engine stopped while running this call")
-        self._db.shutdown(wait=True)
 
     # --- one call --------------------------------------------------------------------------
 
-    def _finish(self, sid: str, status: str, **details: Any) -> CallRow | None:
+    def _finish(self, sid: str, status: str, conn: Connection, **details: Any) -> CallRow | None:
         return self.calls.finish(
             sid, status, default_price_per_minute=self.settings.price_per_minute,
-            price_unit=self.settings.price_unit, **details,
+            price_unit=self.settings.price_unit, conn=conn, **details,
         )
 
     async def _run(self, live: LiveCall, body: Awaitable[None]) -> None:

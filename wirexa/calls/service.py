@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 from wirexa.calls import status as st
@@ -9,7 +10,7 @@ from wirexa.calls.live import LiveCalls
 from wirexa.calls.queue import OutboundQueue
 from wirexa.config import Settings
 from wirexa.sids import new_call_sid
-from wirexa.store.batch import GroupWriter
+from wirexa.store.batch import Batcher
 from wirexa.store.calls import CallRow, CallStore
 
 
@@ -23,6 +24,7 @@ class CallService:
         calls: CallStore,
         settings: Settings,
         queue: OutboundQueue,
+        store: Batcher,
         live: LiveCalls | None = None,
     ) -> None:
         self.calls = calls
@@ -30,15 +32,13 @@ class CallService:
         self.queue = queue
         self.live = live
         # Creates that arrive together share one commit, off the event loop.
-        self.writer = GroupWriter(calls.insert_many)
+        self.store = store
 
     async def create_outbound(self, account_sid: str, values: dict[str, Any]) -> CallRow:
         """Queue a new outbound call (committed when this returns); the outbound queue dials it."""
-        row = self.calls.new_row(
-            {**values, "sid": new_call_sid(), "account_sid": account_sid,
-             "direction": "outbound-api", "status": st.QUEUED}
-        )
-        await self.writer.write(row)
+        values = {**values, "sid": new_call_sid(), "account_sid": account_sid,
+                  "direction": "outbound-api", "status": st.QUEUED}
+        row = await self.store.run(partial(self.calls.create, values))
         self.queue.notify(account_sid)
         return row
 

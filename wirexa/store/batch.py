@@ -1,52 +1,81 @@
-"""Group commit: inserts that arrive together share one transaction (one fsync), written by a
-thread so the event loop never waits on the disk."""
+"""Store work from the event loop, on one thread, with group commit: jobs that wait together
+share one transaction (one commit, one fsync), and the loop never waits on the database."""
 
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
+from typing import Any, TypeVar
 
-Row = dict[str, Any]
+from sqlalchemy import Connection, Engine
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+Job = Callable[[Connection], Any]
 
 
-class GroupWriter:
-    """`await write(row)` returns once the row is committed. Rows queued while a commit is in
-    progress go into the next one (at most `max_batch` per transaction)."""
+class Batcher:
+    """`await run(job)` returns `job(conn)`'s result once committed; `submit(job)` is the same
+    without waiting (failures are logged). Jobs run in submission order. A batch that fails is
+    retried job by job, so one bad job only fails itself."""
 
-    def __init__(self, write_many: Callable[[list[Row]], None], max_batch: int = 200) -> None:
-        self._write_many = write_many
-        self._max_batch = max_batch
-        self._pending: list[tuple[Row, asyncio.Future[None]]] = []
-        self._thread = ThreadPoolExecutor(1, thread_name_prefix="wirexa-group-writer")
-        self._writing = False
+    def __init__(self, engine: Engine, max_batch: int = 200) -> None:
+        self.engine = engine
+        self.max_batch = max_batch
+        self._pending: list[tuple[Job, asyncio.Future[Any] | None]] = []
+        self._thread = ThreadPoolExecutor(1, thread_name_prefix="wirexa-store")
+        self._draining: asyncio.Task[None] | None = None
 
-    async def write(self, row: Row) -> None:
-        done = asyncio.get_running_loop().create_future()
-        self._pending.append((row, done))
-        if not self._writing:
-            self._writing = True
-            asyncio.ensure_future(self._drain())
-        await done
+    async def run(self, job: Callable[[Connection], T]) -> T:
+        done: asyncio.Future[T] = asyncio.get_running_loop().create_future()
+        self._enqueue(job, done)
+        return await done
+
+    def submit(self, job: Job) -> None:
+        self._enqueue(job, None)
+
+    def _enqueue(self, job: Job, done: asyncio.Future[Any] | None) -> None:
+        self._pending.append((job, done))
+        if self._draining is None:
+            self._draining = asyncio.ensure_future(self._drain())
 
     async def _drain(self) -> None:
         loop = asyncio.get_running_loop()
         try:
             while self._pending:
-                batch, self._pending = self._pending[: self._max_batch], self._pending[self._max_batch:]
-                try:
-                    await loop.run_in_executor(self._thread, self._write_many, [row for row, _ in batch])
-                except Exception as exc:  # each caller learns its row was not written
-                    for _, done in batch:
-                        if not done.done():
-                            done.set_exception(exc)
-                    continue
-                for _, done in batch:
-                    if not done.done():
-                        done.set_result(None)
+                batch = self._pending[: self.max_batch]
+                del self._pending[: self.max_batch]
+                outcomes = await loop.run_in_executor(self._thread, self._execute, [job for job, _ in batch])
+                for (_, done), (ok, value) in zip(batch, outcomes, strict=True):
+                    if done is None:
+                        if not ok:
+                            log.error("store job failed", exc_info=value)
+                    elif not done.done():
+                        done.set_result(value) if ok else done.set_exception(value)
         finally:
-            self._writing = False
+            self._draining = None
 
-    def close(self) -> None:
+    def _execute(self, jobs: list[Job]) -> list[tuple[bool, Any]]:
+        """Store thread: all jobs in one transaction, or each in its own if that fails."""
+        try:
+            with self.engine.begin() as conn:
+                return [(True, job(conn)) for job in jobs]
+        except Exception as exc:
+            if len(jobs) == 1:
+                return [(False, exc)]
+        return [self._alone(job) for job in jobs]
+
+    def _alone(self, job: Job) -> tuple[bool, Any]:
+        try:
+            with self.engine.begin() as conn:
+                return True, job(conn)
+        except Exception as exc:
+            return False, exc
+
+    async def close(self) -> None:
+        """Finish what is queued, then stop the thread."""
+        if self._draining is not None:
+            await self._draining
         self._thread.shutdown(wait=True)

@@ -9,10 +9,11 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import ColumnElement, Engine, bindparam, delete, insert, select, update
+from sqlalchemy import ColumnElement, Connection, Engine, bindparam, delete, insert, select, update
 
 from wirexa.calls import status as st
 from wirexa.clock import utcnow
+from wirexa.store.db import transaction
 from wirexa.store.paging import cursor_page
 from wirexa.store.tables import calls, projects
 
@@ -20,8 +21,6 @@ CallRow = dict[str, Any]
 
 # Hot statements built once with bound parameters (no per-request statement construction).
 _INSERT = insert(calls)
-# Many rows per INSERT (SQLAlchemy's "insertmanyvalues"), ids returned in parameter order.
-_INSERT_RETURNING_IDS = insert(calls).returning(calls.c.id, sort_by_parameter_order=True)
 _GET = select(calls).where(calls.c.sid == bindparam("sid"), calls.c.account_sid == bindparam("account_sid"))
 _GET_BY_SID = select(calls).where(calls.c.sid == bindparam("sid"))
 
@@ -80,29 +79,22 @@ class CallStore:
         del row["id"]
         return row
 
-    def create(self, values: CallRow) -> CallRow:
+    def create(self, values: CallRow, conn: Connection | None = None) -> CallRow:
+        """Insert a new call; `conn` joins a transaction the caller holds (e.g. a Batcher's)."""
         row = self.new_row(values)
-        with self.engine.begin() as conn:
+        with transaction(self.engine, conn) as c:
             # Parameters passed separately keep the compiled INSERT cached (values() would not).
-            result = conn.execute(_INSERT, row)
-        row["id"] = result.inserted_primary_key[0]
+            row["id"] = c.execute(_INSERT, row).inserted_primary_key[0]
         return row
-
-    def insert_many(self, rows: list[CallRow]) -> None:
-        """Insert rows in one statement batch, ids following the list order; sets each `id`."""
-        with self.engine.begin() as conn:
-            ids = conn.execute(_INSERT_RETURNING_IDS, rows).scalars().all()
-        for row, new_id in zip(rows, ids, strict=True):
-            row["id"] = new_id
 
     def get(self, account_sid: str, sid: str) -> CallRow | None:
         with self.engine.connect() as conn:
             found = conn.execute(_GET, {"sid": sid, "account_sid": account_sid}).first()
         return dict(found._mapping) if found else None
 
-    def get_by_sid(self, sid: str) -> CallRow | None:
-        with self.engine.connect() as conn:
-            found = conn.execute(_GET_BY_SID, {"sid": sid}).first()
+    def get_by_sid(self, sid: str, conn: Connection | None = None) -> CallRow | None:
+        with transaction(self.engine, conn) as c:
+            found = c.execute(_GET_BY_SID, {"sid": sid}).first()
         return dict(found._mapping) if found else None
 
     def page(
@@ -119,7 +111,9 @@ class CallStore:
         q = select(calls).where(calls.c.account_sid == account_sid, *flt.conditions())
         return cursor_page(self.engine, calls, q, limit, before_id=before_id, after_id=after_id, offset=offset)
 
-    def transition(self, sid: str, from_statuses: Iterable[str], values: CallRow) -> CallRow | None:
+    def transition(
+        self, sid: str, from_statuses: Iterable[str], values: CallRow, conn: Connection | None = None
+    ) -> CallRow | None:
         """Apply `values` only if the call is still in one of `from_statuses` (atomic check).
         Returns the updated call, or None if its state had moved on."""
         stmt = (
@@ -128,8 +122,8 @@ class CallStore:
             .values(date_updated=utcnow(), **values)
             .returning(*calls.c)
         )
-        with self.engine.begin() as conn:
-            row = conn.execute(stmt).first()
+        with transaction(self.engine, conn) as c:
+            row = c.execute(stmt).first()
         return dict(row._mapping) if row is not None else None
 
     def update_fields(self, sid: str, values: CallRow) -> CallRow | None:
@@ -149,13 +143,14 @@ class CallStore:
 
     # The outbound queue ------------------------------------------------------------
 
-    def projects_with_queued(self) -> list[str]:
+    def projects_with_queued(self, conn: Connection | None = None) -> list[str]:
         c = calls.c
         q = select(c.account_sid).where(c.status == st.QUEUED, c.node_id.is_(None)).distinct()
-        with self.engine.connect() as conn:
-            return list(conn.scalars(q))
+        with transaction(self.engine, conn) as tx:
+            return list(tx.scalars(q))
 
-    def claim_queued(self, account_sid: str, node_id: str, limit: int) -> list[CallRow]:
+    def claim_queued(self, account_sid: str, node_id: str, limit: int,
+                     conn: Connection | None = None) -> list[CallRow]:
         """Take the oldest `limit` waiting calls of a project for `node_id`, in creation order.
 
         One statement, so concurrent claimers (other nodes) never take the same call:
@@ -178,16 +173,15 @@ class CallStore:
             .values(node_id=node_id, dispatched_at=utcnow())
             .returning(*calls.c)
         )
-        with self.engine.begin() as conn:
-            claimed = [dict(r._mapping) for r in conn.execute(claim)]
+        with transaction(self.engine, conn) as tx:
+            claimed = [dict(r._mapping) for r in tx.execute(claim)]
         return sorted(claimed, key=lambda r: r["id"])
 
-    def owned_unfinished(self, node_id: str) -> list[CallRow]:
+    def owned_unfinished(self, node_id: str, conn: Connection | None = None) -> list[CallRow]:
         """Calls a node owns that have not ended (after a crash: the ones to close out)."""
-        c = calls.c
-        q = select(calls).where(c.node_id == node_id, c.status.not_in(list(st.FINAL))).order_by(c.id)
-        with self.engine.connect() as conn:
-            return [dict(r._mapping) for r in conn.execute(q)]
+        q = select(calls).where(calls.c.node_id == node_id, calls.c.status.not_in(list(st.FINAL)))
+        with transaction(self.engine, conn) as c:
+            return [dict(r._mapping) for r in c.execute(q.order_by(calls.c.id))]
 
     # Ending a call -------------------------------------------------------------------
 
@@ -203,6 +197,7 @@ class CallStore:
         default_price_per_minute: Decimal,
         price_unit: str,
         unclaimed: bool = False,
+        conn: Connection | None = None,
     ) -> CallRow | None:
         """End a call: end time, duration, price; debit the project if it has billing on.
 
@@ -211,7 +206,7 @@ class CallStore:
         """
         assert final_status in st.FINAL
         now = utcnow()
-        with self.engine.begin() as conn:
+        with transaction(self.engine, conn) as conn:
             row = conn.execute(
                 select(calls, projects.c.billing_enabled, projects.c.price_per_minute)
                 .join(projects, projects.c.sid == calls.c.account_sid)

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 
@@ -29,6 +31,16 @@ def make_engine(url: str, sqlite_synchronous: str = "FULL") -> Engine:
 
         return engine
     return create_engine(url, pool_size=10, max_overflow=10, pool_pre_ping=True)
+
+
+@contextmanager
+def transaction(engine: Engine, conn: Connection | None) -> Iterator[Connection]:
+    """The caller's connection (its transaction goes on), or a new transaction of our own."""
+    if conn is not None:
+        yield conn
+        return
+    with engine.begin() as own:
+        yield own
 
 
 def alembic_config(engine: Engine) -> Config:

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Engine, bindparam, delete, insert, select, update
+from sqlalchemy import Connection, Engine, bindparam, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from wirexa.clock import utcnow
 from wirexa.sids import new_sid
+from wirexa.store.db import transaction
 from wirexa.store.paging import cursor_page
 from wirexa.store.tables import phone_numbers
 
@@ -46,10 +47,10 @@ class NumberStore:
             found = conn.execute(select(phone_numbers).where(c.sid == sid, c.account_sid == account_sid)).first()
         return dict(found._mapping) if found else None
 
-    def find(self, phone_number: str) -> NumberRow | None:
+    def find(self, phone_number: str, conn: Connection | None = None) -> NumberRow | None:
         """The number's record, whichever project owns it (inbound routing)."""
-        with self.engine.connect() as conn:
-            found = conn.execute(_BY_NUMBER, {"number": phone_number}).first()
+        with transaction(self.engine, conn) as c:
+            found = c.execute(_BY_NUMBER, {"number": phone_number}).first()
         return dict(found._mapping) if found else None
 
     def page(
