@@ -148,3 +148,24 @@ def test_batcher_shares_commits_keeps_order_and_isolates_a_failing_job(database_
     ids = [r["id"] for r in made]
     assert ids == sorted(ids)  # committed in submission order (the queue's order)
     assert all(calls.get(p.sid, r["sid"]) is not None for r in made)
+
+
+def test_calls_per_second_is_exact_and_spread_over_the_second() -> None:
+    from wirexa.calls.queue import CallsPerSecond
+
+    limit = CallsPerSecond(20)
+    sent: list[float] = []
+    now = 0.0
+    while now < 3.0:  # a dispatcher asking every millisecond
+        for _ in range(limit.available(now)):
+            limit.record(now)
+            sent.append(now)
+        now = round(now + 0.001, 3)
+    assert 59 <= len(sent) <= 60
+    for i, t in enumerate(sent):
+        assert sum(1 for u in sent[i:] if u - t < 1.0) <= 20  # never more than 20 in a second
+        assert sum(1 for u in sent[i:] if u - t < 0.099) <= 2  # and spread: 2 per tenth at most
+    slow = CallsPerSecond(0.5)
+    assert slow.available(0.0) == 1
+    slow.record(0.0)
+    assert slow.available(1.5) == 0 and slow.next_free(1.5) == 2.0

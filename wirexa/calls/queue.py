@@ -22,14 +22,9 @@ log = logging.getLogger(__name__)
 class SlidingWindow:
     """At most `count` events in any window of `seconds` (exact, unlike a token bucket's burst)."""
 
-    def __init__(self, per_second: float) -> None:
-        self.set_rate(per_second)
+    def __init__(self, seconds: float, count: int) -> None:
+        self.seconds, self.count = seconds, count
         self._times: deque[float] = deque()
-
-    def set_rate(self, per_second: float) -> None:
-        # Below 1 CPS the window grows: 0.5 CPS = 1 call per 2 s.
-        self.seconds = max(1.0, 1.0 / per_second)
-        self.count = max(1, round(per_second * self.seconds))
 
     def _expire(self, now: float) -> None:
         while self._times and self._times[0] <= now - self.seconds:
@@ -48,6 +43,29 @@ class SlidingWindow:
 
     def record(self, now: float) -> None:
         self._times.append(now)
+
+
+class CallsPerSecond:
+    """A project's dialing limit: at most N calls in any second, spread over the second (at
+    most a tenth of them in any tenth of a second) rather than sent as one burst of N INVITEs."""
+
+    def __init__(self, per_second: float) -> None:
+        self.per_second = per_second
+        # Below 1 CPS the window grows: 0.5 CPS = 1 call per 2 s.
+        seconds = max(1.0, 1.0 / per_second)
+        count = max(1, round(per_second * seconds))
+        self._windows = (SlidingWindow(seconds, count),
+                         SlidingWindow(seconds / 10, max(1, -(-count // 10))))
+
+    def available(self, now: float) -> int:
+        return min(w.available(now) for w in self._windows)
+
+    def next_free(self, now: float) -> float:
+        return max(w.next_free(now) for w in self._windows)
+
+    def record(self, now: float) -> None:
+        for w in self._windows:
+            w.record(now)
 
 
 class OutboundQueue:
@@ -75,8 +93,8 @@ class OutboundQueue:
         self.poll_interval = poll_interval
         self.store = store
         self._wake = asyncio.Event()
-        # Used on the store thread only: one window per project.
-        self._windows: dict[str, SlidingWindow] = {}
+        # Used on the store thread only: one limit per project.
+        self._limits: dict[str, CallsPerSecond] = {}
         # Owned by the event loop: projects to look at in the next pass.
         self._notified: set[str] = set()
         self._waiting: set[str] = set()  # projects with calls held back by their limit
@@ -86,16 +104,14 @@ class OutboundQueue:
         self._notified.add(account_sid)
         self._wake.set()
 
-    def _window(self, account_sid: str, refresh: bool) -> SlidingWindow:
-        window = self._windows.get(account_sid)
-        if window is None or refresh:  # a project's cps is re-read on every full poll
+    def _limit(self, account_sid: str, refresh: bool) -> CallsPerSecond:
+        limit = self._limits.get(account_sid)
+        if limit is None or refresh:  # a project's cps is re-read on every full poll
             project = self.projects.get(account_sid)
             cps = float(project.cps) if project and project.cps is not None else self.default_cps
-            if window is None:
-                window = self._windows[account_sid] = SlidingWindow(cps)
-            elif window.count / window.seconds != cps:
-                window.set_rate(cps)
-        return window
+            if limit is None or limit.per_second != cps:
+                limit = self._limits[account_sid] = CallsPerSecond(cps)
+        return limit
 
     def claim(self, candidates: set[str] | None, conn: Connection) -> tuple[list[CallRow], float, set[str]]:
         """Store thread: claim what the limits allow now among `candidates` (None: every project
@@ -107,19 +123,19 @@ class OutboundQueue:
         wait = self.poll_interval
         waiting: set[str] = set()
         for account_sid in sorted(projects):
-            window = self._window(account_sid, refresh=full_poll)
+            limit = self._limit(account_sid, refresh=full_poll)
             now = time.monotonic()
-            allowed = window.available(now)
+            allowed = limit.available(now)
             if allowed > 0:
                 got = self.calls.claim_queued(account_sid, self.node_id, allowed, conn)
                 now = time.monotonic()  # the hand-off time is what the limit is about
                 for _ in got:
-                    window.record(now)
+                    limit.record(now)
                 claimed += got
                 if len(got) < allowed:
                     continue  # none left for now
             waiting.add(account_sid)
-            wait = min(wait, max(0.001, window.next_free(now) - now))
+            wait = min(wait, max(0.001, limit.next_free(now) - now))
         return claimed, wait, waiting
 
     async def run(self) -> None:
