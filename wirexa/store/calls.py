@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -9,7 +10,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, Engine, bindparam, delete, insert, select, update
+from sqlalchemy import ColumnElement, Connection, Engine, Update, bindparam, delete, insert, select, update
 
 from wirexa.calls import status as st
 from wirexa.clock import utcnow
@@ -23,6 +24,36 @@ CallRow = dict[str, Any]
 _INSERT = insert(calls)
 _GET = select(calls).where(calls.c.sid == bindparam("sid"), calls.c.account_sid == bindparam("account_sid"))
 _GET_BY_SID = select(calls).where(calls.c.sid == bindparam("sid"))
+_FINISH_READ = (
+    select(calls, projects.c.billing_enabled, projects.c.price_per_minute)
+    .join(projects, projects.c.sid == calls.c.account_sid)
+    .where(calls.c.sid == bindparam("b_sid"))
+)
+_FINISH_COLUMNS = ("status", "end_time", "date_updated", "duration", "price", "price_unit",
+                   "sip_response_code", "sip_reason", "error_code", "error_message")
+_FINISH = (
+    update(calls)
+    .where(calls.c.sid == bindparam("b_sid"), calls.c.status == bindparam("b_status"))
+    .values({col: bindparam(col) for col in _FINISH_COLUMNS})
+    .returning(*calls.c)
+)
+_FINISH_UNCLAIMED = _FINISH.where(calls.c.node_id.is_(None))
+_DEBIT = (
+    update(projects)
+    .where(projects.c.sid == bindparam("b_account"))
+    .values(balance=projects.c.balance + bindparam("b_amount"))
+)
+
+
+@functools.lru_cache(maxsize=64)
+def _transition_statement(columns: tuple[str, ...]) -> Update:
+    """One UPDATE per set of changed columns, built once: values travel as bound parameters."""
+    return (
+        update(calls)
+        .where(calls.c.sid == bindparam("b_sid"), calls.c.status.in_(bindparam("b_from", expanding=True)))
+        .values({col: bindparam(col) for col in (*columns, "date_updated")})
+        .returning(*calls.c)
+    )
 
 
 @dataclass(frozen=True)
@@ -116,14 +147,9 @@ class CallStore:
     ) -> CallRow | None:
         """Apply `values` only if the call is still in one of `from_statuses` (atomic check).
         Returns the updated call, or None if its state had moved on."""
-        stmt = (
-            update(calls)
-            .where(calls.c.sid == sid, calls.c.status.in_(list(from_statuses)))
-            .values(date_updated=utcnow(), **values)
-            .returning(*calls.c)
-        )
+        params = {**values, "date_updated": utcnow(), "b_sid": sid, "b_from": list(from_statuses)}
         with transaction(self.engine, conn) as c:
-            row = c.execute(stmt).first()
+            row = c.execute(_transition_statement(tuple(sorted(values))), params).first()
         return dict(row._mapping) if row is not None else None
 
     def update_fields(self, sid: str, values: CallRow) -> CallRow | None:
@@ -207,46 +233,26 @@ class CallStore:
         assert final_status in st.FINAL
         now = utcnow()
         with transaction(self.engine, conn) as conn:
-            row = conn.execute(
-                select(calls, projects.c.billing_enabled, projects.c.price_per_minute)
-                .join(projects, projects.c.sid == calls.c.account_sid)
-                .where(calls.c.sid == sid)
-            ).first()
+            row = conn.execute(_FINISH_READ, {"b_sid": sid}).first()
             if row is None or row.status in st.FINAL:
                 return None
             if unclaimed and row.node_id is not None:
                 return None
-            claim_cond = [calls.c.node_id.is_(None)] if unclaimed else []
             duration = 0
             if row.start_time is not None:
                 duration = max(0, round((now - row.start_time).total_seconds()))
             per_minute = row.price_per_minute or default_price_per_minute
             price = -(per_minute * math.ceil(duration / 60)) if duration else Decimal(0)
-            # The status condition makes a concurrent second ending a no-op.
-            ended = conn.execute(
-                update(calls)
-                .where(calls.c.sid == sid, calls.c.status == row.status, *claim_cond)
-                .values(
-                    status=final_status,
-                    end_time=now,
-                    date_updated=now,
-                    duration=duration,
-                    price=price,
-                    price_unit=price_unit,
-                    sip_response_code=sip_response_code,
-                    sip_reason=sip_reason,
-                    error_code=error_code,
-                    error_message=error_message,
-                )
-                .returning(*calls.c)
-            ).first()
+            # The status (and claim) condition makes a concurrent second ending a no-op.
+            ended = conn.execute(_FINISH_UNCLAIMED if unclaimed else _FINISH, {
+                "b_sid": sid, "b_status": row.status, "status": final_status, "end_time": now,
+                "date_updated": now, "duration": duration, "price": price, "price_unit": price_unit,
+                "sip_response_code": sip_response_code, "sip_reason": sip_reason,
+                "error_code": error_code, "error_message": error_message,
+            }).first()
             if ended is None:
                 return None
             if row.billing_enabled and price:
-                conn.execute(
-                    update(projects)
-                    .where(projects.c.sid == row.account_sid)
-                    .values(balance=projects.c.balance + price)
-                )
+                conn.execute(_DEBIT, {"b_account": row.account_sid, "b_amount": price})
         return dict(ended._mapping)
 
