@@ -164,7 +164,7 @@ def test_calls_per_second_is_exact_and_spread_over_the_second() -> None:
     assert 59 <= len(sent) <= 60
     for i, t in enumerate(sent):
         assert sum(1 for u in sent[i:] if u - t < 1.0) <= 20  # never more than 20 in a second
-        assert sum(1 for u in sent[i:] if u - t < 0.099) <= 2  # and spread: 2 per tenth at most
+        assert sum(1 for u in sent[i:] if u - t < 0.099) <= 4  # and spread: 4 per tenth at most
     slow = CallsPerSecond(0.5)
     assert slow.available(0.0) == 1
     slow.record(0.0)

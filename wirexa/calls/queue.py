@@ -47,7 +47,8 @@ class SlidingWindow:
 
 class CallsPerSecond:
     """A project's dialing limit: at most N calls in any second, spread over the second (at
-    most a tenth of them in any tenth of a second) rather than sent as one burst of N INVITEs."""
+    most a fifth of them in any tenth of a second: room to catch up after a late pass without
+    ever sending one burst of N INVITEs)."""
 
     def __init__(self, per_second: float) -> None:
         self.per_second = per_second
@@ -55,7 +56,7 @@ class CallsPerSecond:
         seconds = max(1.0, 1.0 / per_second)
         count = max(1, round(per_second * seconds))
         self._windows = (SlidingWindow(seconds, count),
-                         SlidingWindow(seconds / 10, max(1, -(-count // 10))))
+                         SlidingWindow(seconds / 10, max(1, -(-count // 5))))
 
     def available(self, now: float) -> int:
         return min(w.available(now) for w in self._windows)
