@@ -260,14 +260,15 @@ class CallRunner:
                 if live.call["status"] == st.QUEUED:
                     # Not awaited: the store thread keeps this call's writes in order.
                     live.call = {**live.call, "status": st.RINGING}
-                    self._store_later(self.calls.transition, live.sid, [st.QUEUED], {"status": st.RINGING})
+                    self._store_later(self.calls.advance, live.sid, [st.QUEUED], {"status": st.RINGING})
             elif isinstance(event, Answered):
                 if live.end_requested is not None or timed_out:
                     leg.hangup()  # answered just as we gave up
                     continue
                 self._apply(live.media.endpoint, media_params(sdp.parse(event.sdp or "")))  # type: ignore[union-attr]
-                live.call = await self._store(self.calls.transition, live.sid, [st.QUEUED, st.RINGING],
-                                              {"status": st.IN_PROGRESS, "start_time": utcnow()}) or live.call
+                answered = {"status": st.IN_PROGRESS, "start_time": utcnow()}
+                if await self._store(self.calls.advance, live.sid, [st.QUEUED, st.RINGING], answered):
+                    live.call = {**live.call, **answered}
                 return True
             elif isinstance(event, Failed):
                 await self._store(self._finish, live.sid, status_for_sip_failure(event.code),
@@ -399,7 +400,8 @@ class CallRunner:
         if not isinstance(event, Answered):
             await self._store(self._finish, live.sid, st.CANCELED, sip_reason="caller hung up before answer")
             return
-        live.call = await self._store(self.calls.transition, live.sid, [st.RINGING],
-                                      {"status": st.IN_PROGRESS, "start_time": utcnow()}) or live.call
+        answered = {"status": st.IN_PROGRESS, "start_time": utcnow()}
+        if await self._store(self.calls.advance, live.sid, [st.RINGING], answered):
+            live.call = {**live.call, **answered}
         await self._connected(live)
 

@@ -46,14 +46,14 @@ _DEBIT = (
 
 
 @functools.lru_cache(maxsize=64)
-def _transition_statement(columns: tuple[str, ...]) -> Update:
+def _transition_statement(columns: tuple[str, ...], returning: bool) -> Update:
     """One UPDATE per set of changed columns, built once: values travel as bound parameters."""
-    return (
+    stmt = (
         update(calls)
         .where(calls.c.sid == bindparam("b_sid"), calls.c.status.in_(bindparam("b_from", expanding=True)))
         .values({col: bindparam(col) for col in (*columns, "date_updated")})
-        .returning(*calls.c)
     )
+    return stmt.returning(*calls.c) if returning else stmt
 
 
 @dataclass(frozen=True)
@@ -149,8 +149,16 @@ class CallStore:
         Returns the updated call, or None if its state had moved on."""
         params = {**values, "date_updated": utcnow(), "b_sid": sid, "b_from": list(from_statuses)}
         with transaction(self.engine, conn) as c:
-            row = c.execute(_transition_statement(tuple(sorted(values))), params).first()
+            row = c.execute(_transition_statement(tuple(sorted(values)), True), params).first()
         return dict(row._mapping) if row is not None else None
+
+    def advance(
+        self, sid: str, from_statuses: Iterable[str], values: CallRow, conn: Connection | None = None
+    ) -> bool:
+        """transition() for callers that need no row back (cheaper): True if it applied."""
+        params = {**values, "date_updated": utcnow(), "b_sid": sid, "b_from": list(from_statuses)}
+        with transaction(self.engine, conn) as c:
+            return c.execute(_transition_statement(tuple(sorted(values)), False), params).rowcount > 0
 
     def update_fields(self, sid: str, values: CallRow) -> CallRow | None:
         """Change instructions of a call that has not ended yet."""
