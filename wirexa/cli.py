@@ -99,21 +99,22 @@ def cmd_projects(settings: Settings, args: argparse.Namespace) -> int:
             print(f"{p.sid}  {p.friendly_name!r}  {p.status}  cps={cps}  {billing}")
         return 0
     if args.projects_cmd == "rotate-token":
-        project = store.rotate_token(args.project_id)
-        if project is None:
+        rotated = store.rotate_token(args.project_id)
+        if rotated is None:
             print(f"no project {args.project_id}", file=sys.stderr)
             return 1
-        _print_credentials(project)
+        _print_credentials(rotated)
         return 0
     if args.projects_cmd == "set":
-        project = store.set_limits(
+        changed = store.set_limits(
             args.project_id, cps=args.cps, billing_enabled=args.billing,
             balance=args.balance, price_per_minute=args.price_per_minute,
         )
-        if project is None:
+        if changed is None:
             print(f"no project {args.project_id}", file=sys.stderr)
             return 1
-        print(f"{project.sid}: cps={project.cps} billing={project.billing_enabled} balance={project.balance} price_per_minute={project.price_per_minute}")
+        print(f"{changed.sid}: cps={changed.cps} billing={changed.billing_enabled} "
+              f"balance={changed.balance} price_per_minute={changed.price_per_minute}")
         return 0
     raise AssertionError(args.projects_cmd)
 

@@ -84,7 +84,8 @@ class LiveCall:
         if self.end_requested is None:
             self.end_requested = _EndRequest(status, reason)
             if self.leg is not None:
-                self.leg.events.put_nowait(self.end_requested)
+                # Joins the leg's SIP events, so the runner waits on one queue for either.
+                self.leg.events.put_nowait(self.end_requested)  # type: ignore[arg-type]
 
     def hangup(self, reason: str = "hung up by the call flow") -> None:
         self.request_end(st.COMPLETED, reason)

@@ -16,7 +16,7 @@ from wirexa.calls import status as st
 from wirexa.clock import utcnow
 from wirexa.store.db import transaction
 from wirexa.store.paging import cursor_page
-from wirexa.store.tables import calls, projects
+from wirexa.store.tables import calls, inserted_id, new_row, projects
 
 CallRow = dict[str, Any]
 
@@ -99,23 +99,13 @@ class CallStore:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
 
-    @staticmethod
-    def new_row(values: CallRow) -> CallRow:
-        """A complete row for a new call (values must hold sid, account_sid, status and the
-        instructions); `id` is assigned by the database."""
-        now = utcnow()
-        row = {c.name: c.default.arg if c.default is not None else None for c in calls.c}
-        row.update(date_created=now, date_updated=now)
-        row.update(values)
-        del row["id"]
-        return row
-
     def create(self, values: CallRow, conn: Connection | None = None) -> CallRow:
-        """Insert a new call; `conn` joins a transaction the caller holds (e.g. a Batcher's)."""
-        row = self.new_row(values)
+        """Insert a new call (values hold sid, account_sid, status and the instructions); `conn`
+        joins a transaction the caller holds (e.g. a Batcher's)."""
+        row = new_row(calls, values, utcnow())
         with transaction(self.engine, conn) as c:
             # Parameters passed separately keep the compiled INSERT cached (values() would not).
-            row["id"] = c.execute(_INSERT, row).inserted_primary_key[0]
+            row["id"] = inserted_id(c.execute(_INSERT, row))
         return row
 
     def get(self, account_sid: str, sid: str) -> CallRow | None:

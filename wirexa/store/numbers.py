@@ -11,7 +11,7 @@ from wirexa.clock import utcnow
 from wirexa.sids import new_sid
 from wirexa.store.db import transaction
 from wirexa.store.paging import cursor_page
-from wirexa.store.tables import phone_numbers
+from wirexa.store.tables import inserted_id, new_row, phone_numbers
 
 NumberRow = dict[str, Any]
 
@@ -27,18 +27,16 @@ class NumberStore:
         self.engine = engine
 
     def create(self, account_sid: str, phone_number: str, values: dict[str, Any]) -> NumberRow:
-        now = utcnow()
-        row = {c.name: c.default.arg if c.default is not None else None for c in phone_numbers.c}
-        row.update(sid=new_sid("PN"), account_sid=account_sid, phone_number=phone_number,
-                   friendly_name=phone_number, date_created=now, date_updated=now)
-        row.update({k: v for k, v in values.items() if v is not None})
-        del row["id"]
+        row = new_row(phone_numbers, {
+            "sid": new_sid("PN"), "account_sid": account_sid, "phone_number": phone_number,
+            "friendly_name": phone_number, **{k: v for k, v in values.items() if v is not None},
+        }, utcnow())
         try:
             with self.engine.begin() as conn:
                 result = conn.execute(insert(phone_numbers), row)
         except IntegrityError:
             raise NumberTaken(phone_number) from None
-        row["id"] = result.inserted_primary_key[0]
+        row["id"] = inserted_id(result)
         return row
 
     def get(self, account_sid: str, sid: str) -> NumberRow | None:

@@ -53,8 +53,9 @@ class ProjectStore:
         price_per_minute: Decimal | None = None,
     ) -> Project:
         now = utcnow()
+        project_id = sid or new_project_id()
         values = dict(
-            sid=sid or new_project_id(),
+            sid=project_id,
             friendly_name=friendly_name,
             auth_token=auth_token or new_api_token(),
             status="active",
@@ -67,7 +68,7 @@ class ProjectStore:
         )
         with self.engine.begin() as conn:
             conn.execute(insert(projects).values(**values))
-        got = self.get(values["sid"])
+        got = self.get(project_id)
         assert got is not None
         return got
 

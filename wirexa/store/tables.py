@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from datetime import datetime, timezone
+from typing import Any
 
 from sqlalchemy import (
+    CursorResult,
     Boolean,
     Column,
     DateTime,
@@ -20,6 +22,21 @@ from sqlalchemy import (
 )
 
 metadata = MetaData()
+
+
+def new_row(table: Table, values: dict[str, Any], now: datetime) -> dict[str, Any]:
+    """Every column of a new row: the table's defaults, creation times, then `values`; the
+    integer `id` is left to the database."""
+    row: dict[str, Any] = {c.name: getattr(c.default, "arg", None) for c in table.c if c.name != "id"}
+    row.update(date_created=now, date_updated=now)
+    row.update(values)
+    return row
+
+
+def inserted_id(result: CursorResult[Any]) -> int:
+    key = result.inserted_primary_key
+    assert key is not None
+    return int(key[0])
 
 
 class UtcDateTime(TypeDecorator[datetime]):
