@@ -92,8 +92,10 @@ def calls_routes(ctx: ApiContext) -> list[Resource]:
         account_sid, call_sid = request.path_params["account_sid"], request.path_params["call_sid"]
         project = ctx.authorize(request, account_sid)
         call = load_call(request, project.sid, call_sid)
-        if not ctx.calls.delete_finished(project.sid, call_sid):
-            raise not_modifiable(NotModifiable(f"Call is {call['status']}; only finished calls can be deleted."))
+        try:
+            await ctx.call_service.delete(call)
+        except NotModifiable as exc:
+            raise not_modifiable(exc) from None
         return Response(status_code=204)
 
     return [

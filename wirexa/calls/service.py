@@ -1,4 +1,5 @@
-"""Call operations shared by every front door (the LaML REST API now, the Calling API later)."""
+"""Call operations shared by every front door (the LaML REST API now, the Calling API later).
+Their store writes go through the engine's store thread, never on the event loop."""
 
 from __future__ import annotations
 
@@ -42,12 +43,12 @@ class CallService:
         self.queue.notify(account_sid)
         return row
 
-    def _finish_waiting(self, call: CallRow) -> CallRow | None:
-        return self.calls.finish(
+    async def _finish_waiting(self, call: CallRow) -> CallRow | None:
+        return await self.store.run(lambda conn: self.calls.finish(
             call["sid"], st.CANCELED, unclaimed=True,
             default_price_per_minute=self.settings.price_per_minute,
-            price_unit=self.settings.price_unit,
-        )
+            price_unit=self.settings.price_unit, conn=conn,
+        ))
 
     async def end(self, call: CallRow, requested: str) -> CallRow:
         """`canceled`: stop a queued or ringing call. `completed`: hang up a call in any live
@@ -58,18 +59,18 @@ class CallService:
         if requested == st.CANCELED and status == st.IN_PROGRESS:
             raise NotModifiable("Call is in-progress: use Status=completed to hang it up.")
         if status == st.QUEUED:
-            ended = self._finish_waiting(call)
+            ended = await self._finish_waiting(call)
             if ended is not None:
                 return ended
         # The call is owned by a live engine (or was claimed a moment ago).
         if self.live is None:
             raise NotModifiable("No call engine is running on this node to end the call.")
         await self.live.end(call["sid"], st.CANCELED if status in st.NOT_ANSWERED else requested)
-        return self.calls.get_by_sid(call["sid"]) or call
+        return await self.store.run(partial(self.calls.get_by_sid, call["sid"])) or call
 
     async def redirect(self, call: CallRow, changes: dict[str, Any]) -> CallRow:
         """New instructions: a live call fetches them at once, a waiting one uses them on answer."""
-        updated = self.calls.update_fields(call["sid"], changes)
+        updated = await self.store.run(partial(self.calls.update_fields, call["sid"], changes))
         if updated is None:
             raise NotModifiable(f"Call is already {call['status']}; a finished call cannot be modified.")
         if updated["status"] == st.IN_PROGRESS and ("url" in changes or "twiml" in changes):
@@ -77,3 +78,8 @@ class CallService:
                 raise NotModifiable("No call engine is running on this node to redirect the call.")
             await self.live.redirect(call["sid"])
         return updated
+
+    async def delete(self, call: CallRow) -> None:
+        """Remove a finished call."""
+        if not await self.store.run(partial(self.calls.delete_finished, call["account_sid"], call["sid"])):
+            raise NotModifiable(f"Call is {call['status']}; only finished calls can be deleted.")

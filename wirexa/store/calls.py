@@ -150,13 +150,13 @@ class CallStore:
         with transaction(self.engine, conn) as c:
             return c.execute(_transition_statement(tuple(sorted(values)), False), params).rowcount > 0
 
-    def update_fields(self, sid: str, values: CallRow) -> CallRow | None:
+    def update_fields(self, sid: str, values: CallRow, conn: Connection | None = None) -> CallRow | None:
         """Change instructions of a call that has not ended yet."""
-        return self.transition(sid, set(st.ALL) - st.FINAL, values)
+        return self.transition(sid, set(st.ALL) - st.FINAL, values, conn)
 
-    def delete_finished(self, account_sid: str, sid: str) -> bool:
-        with self.engine.begin() as conn:
-            res = conn.execute(
+    def delete_finished(self, account_sid: str, sid: str, conn: Connection | None = None) -> bool:
+        with transaction(self.engine, conn) as tx:
+            res = tx.execute(
                 delete(calls).where(
                     calls.c.sid == sid,
                     calls.c.account_sid == account_sid,
