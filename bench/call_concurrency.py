@@ -418,9 +418,6 @@ def main() -> int:
     args = ap.parse_args()
     if not 1 <= args.calls <= 2000 or not 1 <= args.hold <= 240 or not 1 <= args.cps <= 1000:
         ap.error("--calls 1-2000, --hold 1-240, --cps 1-1000")
-    if args.calls > 500:
-        print("note: `wirexa sandbox` takes RTP ports from a fixed range of 500 (30000-30998): "
-              "more than 500 calls will fail on its side")
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))  # inherited by the sandbox too
     workdir = Path(tempfile.mkdtemp(prefix="wirexa-bench-calls-"))
