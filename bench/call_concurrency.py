@@ -1,5 +1,6 @@
 """Concurrent answered calls: N calls held up at once by a real Engine, each playing a prompt in a
-loop and tapping the far end's audio; the far end is the sandbox carrier in its own process.
+loop and tapping the far end's audio; the far end runs in its own process: the sandbox carrier
+(default), or SIPp echoing RTP (`--far-end sipp`, cheap, so the engine's own cost shows).
 
     .venv/bin/python bench/call_concurrency.py [--calls 500] [--hold 20] [--cps 100]
 
@@ -214,6 +215,25 @@ class Sandbox:
         body = r.json()
         return body["calls"] if isinstance(body, dict) else body
 
+    def check(self, n: int, engine_sent: int) -> int:
+        """Print what the phones saw; returns how many of them did not end `completed`."""
+        phones = self.calls(n + 50)
+        mine = [p for p in phones if str(p.get("to", "")).lstrip("+").startswith(PREFIX.lstrip("+"))]
+        heard_frames = sum(round(p["heard"]["seconds"] * 50) for p in mine)
+        loud_phones = sum(1 for p in mine if p["heard"]["loud_seconds"] >= 1.0)
+        ended: dict[str, int] = {}
+        for p in mine:
+            key = f"{p['state']}/{p['ended_by']}"
+            ended[key] = ended.get(key, 0) + 1
+        print(f"sandbox: {len(mine)} calls {ended}; {loud_phones} heard >= 1 s of loud audio; "
+              f"heard {heard_frames} frames in all vs {engine_sent} sent by the engine "
+              f"(difference {engine_sent - heard_frames}: frames in flight at hangup or lost)")
+        bad_phone = next((p for p in mine if p["state"] != "completed"), None)
+        if bad_phone is not None:
+            print(f"  e.g. sandbox call {bad_phone['id']}: {bad_phone['state']} {bad_phone['final_code']} "
+                  f"error {bad_phone.get('error')!r} events {bad_phone.get('events', [])[-3:]}")
+        return len([p for p in mine if p["state"] != "completed"])
+
     def stop(self) -> None:
         if self.proc.poll() is None:
             self.proc.send_signal(signal.SIGINT)
@@ -222,6 +242,37 @@ class Sandbox:
             except subprocess.TimeoutExpired:
                 os.killpg(self.proc.pid, signal.SIGKILL)
                 self.proc.wait(5)
+        self._log.close()
+
+
+class SippEcho:
+    """SIPp's built-in UAS with -rtp_echo: answers every call and sends each RTP packet back.
+    A far end in C that costs little CPU, so the engine's own figures show."""
+
+    def __init__(self, workdir: Path, calls: int) -> None:
+        self.sip_port = free_port(socket.SOCK_DGRAM)
+        self.log_path = workdir / "sipp.log"
+        self._log = self.log_path.open("wb")
+        self.proc = subprocess.Popen(
+            ["sipp", "-sn", "uas", "-rtp_echo", "-i", "127.0.0.1", "-p", str(self.sip_port),
+             "-mp", str(free_port(socket.SOCK_DGRAM)), "-m", str(calls), "-nostdin",
+             "-timeout", "900", "-recv_timeout", "600000"],
+            stdin=subprocess.DEVNULL, stdout=self._log, stderr=subprocess.STDOUT, start_new_session=True,
+        )
+
+    def wait_ready(self, timeout: float = 5) -> None:
+        time.sleep(0.5)
+        if self.proc.poll() is not None:
+            raise SystemExit(f"sipp exited ({self.proc.returncode}): {self.log_path.read_text()[-2000:]}")
+
+    def check(self, n: int, engine_sent: int) -> int:
+        print("far end: SIPp -rtp_echo (what it received is what the engine heard back)")
+        return 0
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait(5)
         self._log.close()
 
 
@@ -249,7 +300,7 @@ async def create_calls(base_url: str, auth: tuple[str, str], n: int, concurrency
     return sids, failures
 
 
-async def bench(args: argparse.Namespace, workdir: Path, sandbox: Sandbox) -> int:
+async def bench(args: argparse.Namespace, workdir: Path, far_end: Sandbox | SippEcho) -> int:
     started = time.monotonic()
     hard_deadline = started + args.max_seconds
     n = args.calls
@@ -258,7 +309,7 @@ async def bench(args: argparse.Namespace, workdir: Path, sandbox: Sandbox) -> in
         data_dir=workdir / "engine", port=free_port(), node_id="bench-node",
         project_id=str(uuid.uuid4()), api_token="PT" + uuid.uuid4().hex,
         sip_port=free_port(socket.SOCK_DGRAM), sandbox=False,
-        trunk_host="127.0.0.1", trunk_port=sandbox.sip_port,
+        trunk_host="127.0.0.1", trunk_port=far_end.sip_port,
         rtp_port_min=rtp_low, rtp_port_max=rtp_low + 4 * n + 400,
         default_cps=args.cps, queue_poll_interval=0.05,
         sqlite_synchronous=args.sqlite_synchronous,
@@ -280,7 +331,7 @@ async def bench(args: argparse.Namespace, workdir: Path, sandbox: Sandbox) -> in
     await asyncio.wait_for(ready.wait(), 30)
     base_url = f"http://127.0.0.1:{settings.port}"
     print(f"engine: API {base_url}, SIP 127.0.0.1:{settings.sip_port}, trunk = sandbox process "
-          f"pid {sandbox.proc.pid} (SIP 127.0.0.1:{sandbox.sip_port}, REST {sandbox.url})")
+          f"pid {far_end.proc.pid} ({type(far_end).__name__}, SIP 127.0.0.1:{far_end.sip_port})")
     print(f"flow: plays a {len(prompt) / 16000:.1f} s prompt ({prompt_kind}) in a loop, taps inbound audio; "
           f"project cps {args.cps}; SQLite synchronous={args.sqlite_synchronous}")
     if record_dir is not None:
@@ -314,12 +365,12 @@ async def bench(args: argparse.Namespace, workdir: Path, sandbox: Sandbox) -> in
         frames_before, loud_before = sum(flows.frames.values()), sum(flows.loud.values())
         udp0 = udp_errors()
         threads0 = thread_cpu()
-        sand0 = proc_cpu_seconds(sandbox.proc.pid)
+        sand0 = proc_cpu_seconds(far_end.proc.pid)
         machine0 = machine_cpu_seconds()
         wall0, cpu0 = time.perf_counter(), time.process_time()
         await asyncio.sleep(args.hold)
         wall, cpu = time.perf_counter() - wall0, time.process_time() - cpu0
-        sand = proc_cpu_seconds(sandbox.proc.pid) - sand0
+        sand = proc_cpu_seconds(far_end.proc.pid) - sand0
         machine = machine_cpu_seconds() - machine0
         threads1 = thread_cpu()
         udp = {k: v - udp0[k] for k, v in udp_errors().items()}
@@ -333,7 +384,7 @@ async def bench(args: argparse.Namespace, workdir: Path, sandbox: Sandbox) -> in
         print(f"\n--- {args.hold:.0f} s window, {still_up} calls up throughout "
               f"({len(engine.runner.live)} live at the end) ---")
         print(f"engine process CPU: {100 * cpu / wall:.1f} % of one core "
-              f"(process time {cpu:.2f} s / wall {wall:.2f} s); sandbox process: {100 * sand / wall:.1f} %")
+              f"(process time {cpu:.2f} s / wall {wall:.2f} s); far end process: {100 * sand / wall:.1f} %")
         others = max(0.0, machine - cpu - sand)
         print(f"machine: {100 * machine / wall:.0f} % busy of {os.cpu_count()} cores x 100 %; other processes "
               f"{100 * others / wall:.0f} % (load average {os.getloadavg()[0]:.2f})")
@@ -372,27 +423,12 @@ async def bench(args: argparse.Namespace, workdir: Path, sandbox: Sandbox) -> in
         if record_dir is not None:
             wavs = list(record_dir.glob("*.wav"))
             print(f"recordings: {len(wavs)} files, {sum(w.stat().st_size for w in wavs) / 1e6:.0f} MB")
-        phones = await asyncio.to_thread(sandbox.calls, n + 50)
-        mine = [p for p in phones if str(p.get("to", "")).lstrip("+").startswith(PREFIX.lstrip("+"))]
-        heard_frames = sum(round(p["heard"]["seconds"] * 50) for p in mine)
-        loud_phones = sum(1 for p in mine if p["heard"]["loud_seconds"] >= 1.0)
-        ended = {}
-        for p in mine:
-            key = f"{p['state']}/{p['ended_by']}"
-            ended[key] = ended.get(key, 0) + 1
-        print(f"sandbox: {len(mine)} calls {ended}; {loud_phones} heard >= 1 s of loud audio; "
-              f"heard {heard_frames} frames in all vs {total['sent']} sent by the engine "
-              f"(difference {total['sent'] - heard_frames}: frames in flight at hangup or lost)")
-        bad_phone = next((p for p in mine if p["state"] != "completed"), None)
-        if bad_phone is not None:
-            print(f"  e.g. sandbox call {bad_phone['id']}: {bad_phone['state']} {bad_phone['final_code']} "
-                  f"error {bad_phone.get('error')!r} events {bad_phone.get('events', [])[-3:]}")
+        far_failures = await asyncio.to_thread(far_end.check, n, total["sent"])
         failures = create_failures + (n - answered) + sum(v for k, v in statuses.items() if k != st.COMPLETED) \
-            + flows.errors + len([p for p in mine if p["state"] != "completed"])
+            + flows.errors + far_failures
         print(f"failures: {failures} (create {create_failures}, not answered {n - answered}, "
               f"not completed {sum(v for k, v in statuses.items() if k != st.COMPLETED)}, "
-              f"flow errors {flows.errors}, sandbox-side not completed "
-              f"{len([p for p in mine if p['state'] != 'completed'])})")
+              f"flow errors {flows.errors}, far end not completed {far_failures})")
         ok = (answered == n and failures == 0 and window["lost"] == 0 and window["send_failed"] == 0
               and not any(udp.values()) and p99_first <= 5.0)
         print(f"\ntarget ({n} calls, p99 first-frame lateness <= 5 ms, no packet lost): "
@@ -413,6 +449,8 @@ def main() -> int:
     ap.add_argument("--cps", type=int, default=100, help="project calls per second (outbound queue)")
     ap.add_argument("--max-seconds", type=float, default=600.0, help="hard bound on the whole run")
     ap.add_argument("--sqlite-synchronous", default="FULL", choices=["FULL", "NORMAL", "OFF"])
+    ap.add_argument("--far-end", choices=["sandbox", "sipp"], default="sandbox",
+                    help="who answers: the sandbox in its own process (talks back), or SIPp echoing RTP")
     ap.add_argument("--record", action=argparse.BooleanOptionalAction, default=True,
                     help="record every call (both directions) while measuring (default on)")
     args = ap.parse_args()
@@ -421,19 +459,21 @@ def main() -> int:
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))  # inherited by the sandbox too
     workdir = Path(tempfile.mkdtemp(prefix="wirexa-bench-calls-"))
-    sandbox = Sandbox(workdir, args.hold)
+    far_end: Sandbox | SippEcho = (SippEcho(workdir, args.calls) if args.far_end == "sipp"
+                                   else Sandbox(workdir, args.hold))
     signal.signal(signal.SIGALRM, lambda *_: (_ for _ in ()).throw(SystemExit("--max-seconds exceeded")))
     signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(SystemExit("terminated")))  # clean up
     signal.alarm(int(args.max_seconds) + 60)
     try:
-        sandbox.wait_ready()
-        sandbox.add_rule(talk_seconds=args.calls / args.cps + args.hold + 60)
-        return uvloop.run(bench(args, workdir, sandbox))
+        far_end.wait_ready()
+        if isinstance(far_end, Sandbox):
+            far_end.add_rule(talk_seconds=args.calls / args.cps + args.hold + 60)
+        return uvloop.run(bench(args, workdir, far_end))
     finally:
         signal.alarm(0)
-        sandbox.stop()
-        if sandbox.proc.returncode not in (0, -signal.SIGINT, None):
-            print(f"sandbox exit code {sandbox.proc.returncode}; log tail:\n{sandbox.log_path.read_text()[-1500:]}")
+        far_end.stop()
+        if isinstance(far_end, Sandbox) and far_end.proc.returncode not in (0, -signal.SIGINT, None):
+            print(f"sandbox exit code {far_end.proc.returncode}; log tail:\n{far_end.log_path.read_text()[-1500:]}")
         shutil.rmtree(workdir, ignore_errors=True)
 
 
