@@ -160,3 +160,17 @@ def test_settings_file_and_environment(tmp_path: Path, monkeypatch: pytest.Monke
     s = load_settings(cfg)
     assert s.port == 9100  # the environment wins over the file
     assert s.default_cps == 2.5 and s.host == "127.0.0.2"
+
+
+def test_up_refuses_a_sip_port_in_use(tmp_path: Path) -> None:
+    import socket
+
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as busy:
+        busy.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)  # as another engine's would
+        busy.bind(("127.0.0.1", 0))
+        sip_port = busy.getsockname()[1]
+        out = subprocess.run([WIREXA, "--data-dir", str(tmp_path), "up", "--port", str(free_port())],
+                             capture_output=True, text=True, timeout=60,
+                             env={**os.environ, **free_engine_ports(), "WIREXA_SIP_PORT": str(sip_port)})
+    assert out.returncode == 1
+    assert f"SIP port 127.0.0.1:{sip_port} is in use" in out.stderr

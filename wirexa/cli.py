@@ -60,6 +60,9 @@ def cmd_up(settings: Settings) -> int:
         uvloop.run(main())
     except KeyboardInterrupt:
         pass
+    except OSError as exc:  # a port in use, an address not on this host...
+        print(f"wirexa: cannot start: {exc}", file=sys.stderr)
+        return 1
     print("Wirexa stopped.")
     return 0
 

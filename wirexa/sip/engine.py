@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import socket
 from dataclasses import dataclass
 from typing import Any, Awaitable, Callable, Sequence
 
@@ -51,6 +52,9 @@ class SipEngine:
         return self._tm is not None
 
     async def start(self) -> None:
+        """Bind the SIP socket; OSError if the port is taken."""
+        if self.port:
+            _check_port_free(self.host, self.port)
         self._loop = asyncio.get_running_loop()
         sippy_thread.start()
         await sippy_thread.run(self._start)
@@ -117,3 +121,14 @@ class SipEngine:
         except Exception:
             log.exception("on_invite handler failed for %s", leg.call_id)
             leg.reject(500)
+
+
+def _check_port_free(host: str, port: int) -> None:
+    """sippy binds with SO_REUSEPORT, so a second engine on a taken port would start and share
+    its traffic. A plain bind (no reuse flags) fails if any socket holds the port."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_DGRAM) as probe:
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            raise OSError(f"SIP port {host}:{port} is in use: {exc.strerror}") from None
