@@ -124,7 +124,7 @@ class CallRunner:
                          for n in settings.inbound_allow.split(",") if n.strip()]
 
     async def _store(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
-        """`fn(*args, conn=..., **kwargs)` on the store thread, inside a shared transaction."""
+        """`fn(*args, conn, **kwargs)` on the store thread, inside a shared transaction."""
         return await self.store.run(partial(fn, *args, **kwargs))
 
     def _store_later(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> None:
