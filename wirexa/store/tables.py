@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from datetime import datetime, timezone
 from typing import Any
 
@@ -27,10 +28,15 @@ metadata = MetaData()
 def new_row(table: Table, values: dict[str, Any], now: datetime) -> dict[str, Any]:
     """Every column of a new row: the table's defaults, creation times, then `values`; the
     integer `id` is left to the database."""
-    row: dict[str, Any] = {c.name: getattr(c.default, "arg", None) for c in table.c if c.name != "id"}
+    row = dict(_defaults(table))
     row.update(date_created=now, date_updated=now)
     row.update(values)
     return row
+
+
+@functools.lru_cache(maxsize=None)
+def _defaults(table: Table) -> dict[str, Any]:
+    return {c.name: getattr(c.default, "arg", None) for c in table.c if c.name != "id"}
 
 
 def inserted_id(result: CursorResult[Any]) -> int:
