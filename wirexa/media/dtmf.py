@@ -9,7 +9,7 @@ from typing import Callable, NamedTuple
 
 import numpy as np
 
-from .codecs import FRAME_MS, FRAME_SAMPLES, SAMPLE_RATE
+from .codecs import FRAME_MS, FRAME_SAMPLES, SAMPLE_RATE, audioop
 from .rtp import TelephoneEvent
 
 DIGITS = "0123456789*#ABCD"  # RFC 4733 event codes 0-15
@@ -130,6 +130,11 @@ class Rfc4733Sender:
         return packet
 
 
+def _energy(pcm: bytes) -> float:
+    """Sum of squared samples (audioop works in C: far cheaper than a numpy round trip)."""
+    return float(audioop.rms(pcm, 2)) ** 2 * (len(pcm) // 2)
+
+
 def dtmf_tones(digits: str, on_ms: int = 100, off_ms: int = 60, dbm0: float = -10.0) -> bytes:
     """In-band DTMF (each digit's row and column sine, then silence) as 8 kHz 16-bit PCM, for
     peers that did not negotiate telephone-event."""
@@ -183,7 +188,10 @@ class InbandDtmfDetector:
         self._dominance = 10 ** (group_dominance_db / 10)
         self._on = windows_on
         self._off = windows_off
-        self._tail = np.zeros(self._hop)
+        self._tail: np.ndarray | None = None  # the last half frame (None: it was quiet)
+        self._tail_energy = 0.0
+        # Both tones at the minimum level carry at least this much energy in a window.
+        self._min_energy = 2 * self._min_power * 0.8
         self._candidate: str | None = None
         self._candidate_count = 0
         self._current: str | None = None  # digit reported and not yet released
@@ -191,8 +199,18 @@ class InbandDtmfDetector:
 
     def feed(self, pcm: bytes) -> str | None:
         """Analyse one 20 ms frame (160 samples, 16-bit); returns a newly pressed digit."""
+        half = self._hop * 2  # bytes in half a frame
+        first, second = _energy(pcm[:half]), _energy(pcm[half:])
+        quiet = self._tail_energy + first < self._min_energy and first + second < self._min_energy
+        self._tail_energy = second
+        if quiet:
+            # Too little energy for two tones at the minimum level: no digit (and no numpy).
+            self._tail = None
+            self._update(None)
+            return self._update(None)
         x = np.frombuffer(pcm, dtype="<i2").astype(np.float64)
-        windows = np.stack([np.concatenate((self._tail, x[: self._hop])), x])
+        tail = self._tail if self._tail is not None else np.zeros(self._hop)
+        windows = np.stack([np.concatenate((tail, x[: self._hop])), x])
         self._tail = x[self._hop :]
         reim = windows @ self._basis
         k = len(ROW_HZ) + len(COL_HZ)
