@@ -31,6 +31,16 @@ def frame_number(pcm: bytes) -> int:
     return sum(1 << b for b, v in enumerate(struct.unpack_from("<16h", pcm)) if v > 1000)
 
 
+
+async def endpoint_sending_to_peer(ports, **options):
+    """A started clock and an endpoint on it that sends to a fresh loopback peer."""
+    clock = MediaClock()
+    ep = await RtpEndpoint.open(clock, ports, **options)
+    peer = await open_peer()
+    ep.set_remote(peer.address)
+    clock.start()
+    return clock, ep, peer
+
 def test_two_endpoints_exchange_audio_in_order():
     ports = random_ports()
     async def main():
@@ -71,11 +81,7 @@ def test_two_endpoints_exchange_audio_in_order():
 def test_sequence_timestamp_ssrc_and_marker():
     ports = random_ports()
     async def main():
-        clock = MediaClock()
-        ep = await RtpEndpoint.open(clock, ports, send_silence=False)
-        peer = await open_peer()
-        ep.set_remote(peer.address)
-        clock.start()
+        clock, ep, peer = await endpoint_sending_to_peer(ports, send_silence=False)
         ep.play(PcmPlayer(numbered_frames(3)))
         await peer.wait_for(3)
         await asyncio.sleep(0.1)  # a gap: nothing is sent (send_silence=False)
@@ -170,11 +176,7 @@ def test_rfc4733_round_trip_with_duplicated_end_packets():
 def test_rfc4733_packets_on_the_wire():
     ports = random_ports()
     async def main():
-        clock = MediaClock()
-        ep = await RtpEndpoint.open(clock, ports)
-        peer = await open_peer()
-        ep.set_remote(peer.address)
-        clock.start()
+        clock, ep, peer = await endpoint_sending_to_peer(ports)
         await peer.wait_for(2)
         await ep.send_dtmf("9", duration_ms=100)
         await asyncio.sleep(0.05)
@@ -204,11 +206,7 @@ def test_rfc4733_packets_on_the_wire():
 def test_player_stop_and_replace():
     ports = random_ports()
     async def main():
-        clock = MediaClock()
-        ep = await RtpEndpoint.open(clock, ports)
-        peer = await open_peer()
-        ep.set_remote(peer.address)
-        clock.start()
+        clock, ep, peer = await endpoint_sending_to_peer(ports)
         long_prompt = PcmPlayer(numbered_frames(200))
         ep.play(long_prompt)
         await asyncio.sleep(0.1)
