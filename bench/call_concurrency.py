@@ -63,6 +63,7 @@ from wirexa.calls.runner import LiveCall  # noqa: E402
 from wirexa.config import Settings  # noqa: E402
 from wirexa.engine import Engine  # noqa: E402
 from wirexa.media.rtp_endpoint import EndpointStats  # noqa: E402
+from wirexa.audio import pcm  # noqa: E402
 from wirexa.sandbox import audio  # noqa: E402
 
 PREFIX = "+1555010"  # the benchmark's numbers: +1555010NNNN
@@ -127,7 +128,7 @@ def stats_sum(stats: list[EndpointStats]) -> dict[str, int]:
 def prompt_pcm() -> tuple[bytes, str]:
     if audio.tts_available():
         return asyncio.run(audio.tts(PROMPT_TEXT)), "espeak-ng speech"
-    return audio.tone(440, 2.0), "440 Hz tone (espeak-ng missing)"
+    return pcm.tone(440, 2.0), "440 Hz tone (espeak-ng missing)"
 
 
 @dataclass

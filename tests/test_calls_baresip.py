@@ -29,7 +29,7 @@ import pytest
 
 from engine_support import RunningEngine, engine_settings, free_port
 from siptest import free_udp_port
-from wirexa.sandbox import audio
+from wirexa.audio import pcm as audio_pcm
 
 pytestmark = pytest.mark.skipif(shutil.which("baresip") is None, reason="baresip is not installed")
 
@@ -66,7 +66,7 @@ class Baresip:
         self.recordings = workdir / "heard"
         self.recordings.mkdir()
         source = workdir / "microphone.wav"
-        audio.write_wav(source, audio.tone(BARESIP_TONE_HZ, 60.0, amplitude=0.3))
+        audio_pcm.write_wav(source, audio_pcm.tone(BARESIP_TONE_HZ, 60.0, amplitude=0.3))
         (workdir / "config").write_text("\n".join([
             "poll_method epoll",
             f"sip_listen 127.0.0.1:{self.sip_port}",
@@ -204,7 +204,7 @@ def listen(server: RunningEngine, sid: str, play_hz: float | None, seconds: floa
         untap = live.media.tap(heard.append)
         try:
             if play_hz is not None:
-                await live.media.play(audio.tone(play_hz, seconds, amplitude=0.3))
+                await live.media.play(audio_pcm.tone(play_hz, seconds, amplitude=0.3))
             else:
                 await asyncio.sleep(seconds)
         finally:
@@ -230,7 +230,7 @@ def test_outbound_call_answered_by_baresip_audio_both_ways_api_hangup(
     assert len(heard) >= 50, f"only {len(heard)} frames from baresip in 1.5 s"
     loud = [f for f in heard if rms(f) > 1000]
     assert len(loud) >= 40, f"{len(loud)} loud frames of {len(heard)} from baresip"
-    assert abs(audio.dominant_frequency(b"".join(loud)) - BARESIP_TONE_HZ) < 20
+    assert abs(audio_pcm.dominant_frequency(b"".join(loud)) - BARESIP_TONE_HZ) < 20
 
     r = httpx.post(call_url(server, sid), auth=server.auth, data={"Status": "completed"}, timeout=40)
     assert r.status_code == 200, r.text
@@ -242,7 +242,7 @@ def test_outbound_call_answered_by_baresip_audio_both_ways_api_hangup(
     def recording() -> bytes | None:
         for path in sorted(baresip.recordings_now() - before):
             try:
-                pcm = audio.load_wav(path)
+                pcm = audio_pcm.load_wav(path)
             except Exception:  # still being written
                 return None
             if len(pcm) >= 16000:  # at least 1 s
@@ -253,7 +253,7 @@ def test_outbound_call_answered_by_baresip_audio_both_ways_api_hangup(
     frames = [pcm[i:i + 320] for i in range(0, len(pcm) - 319, 320)]
     tone = b"".join(f for f in frames if rms(f) > 1000)
     assert len(tone) >= 16000, f"baresip heard only {len(tone) / 16000:.2f} s of loud audio"
-    assert abs(audio.dominant_frequency(tone) - WIREXA_TONE_HZ) < 20
+    assert abs(audio_pcm.dominant_frequency(tone) - WIREXA_TONE_HZ) < 20
     wait_for(lambda: "terminated" in baresip.log(), 10, "baresip to log the end of the call")
 
 
@@ -280,7 +280,7 @@ def test_baresip_calls_a_wirexa_number_and_hangs_up(server: RunningEngine, bares
     heard = listen(server, call["sid"], None, 1.0)
     loud = [f for f in heard if rms(f) > 1000]
     assert len(loud) >= 30, f"{len(loud)} loud frames of {len(heard)} from baresip"
-    assert abs(audio.dominant_frequency(b"".join(loud)) - BARESIP_TONE_HZ) < 20
+    assert abs(audio_pcm.dominant_frequency(b"".join(loud)) - BARESIP_TONE_HZ) < 20
 
     response = baresip.command("hangup")
     assert response.get("ok"), response

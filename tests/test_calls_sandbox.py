@@ -16,7 +16,7 @@ from twilio.rest import Client
 
 from engine_support import RunningEngine, call_engine_settings, free_port, wait_status
 from siptest import free_udp_port
-from wirexa.sandbox.audio import tone
+from wirexa.audio.pcm import tone
 
 HUMAN, VOICEMAIL, BUSY, NO_ANSWER, REJECTED, FAILED, PRESSES_1, HANGS_UP = (
     f"+1500555000{i}" for i in range(1, 9))

@@ -13,7 +13,7 @@ import numpy as np
 from wirexa.media import PCMU, Codec, MediaClock, PcmPlayer, PortAllocator, RtpEndpoint
 from wirexa.media.codecs import SAMPLE_RATE
 from wirexa.sandbox import SandboxCarrier
-from wirexa.sandbox.audio import dominant_frequency, rms, tone
+from wirexa.audio.pcm import dominant_frequency, rms, tone
 from wirexa.sip import SipEngine, Trunk, sdp
 from wirexa.sip.engine import InviteHandler
 

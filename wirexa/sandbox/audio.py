@@ -1,141 +1,16 @@
-"""Audio for virtual phones: local TTS, WAV files, tones, and measuring what a phone heard.
-
-All PCM here is what the media plane uses: 8 kHz, 16-bit signed little-endian, mono.
-TTS is `espeak-ng --stdout` (22.05 kHz WAV) run as a subprocess, resampled to 8 kHz with
-`soxr` (anti-aliased; never `audioop.ratecv` to downsample).
-"""
+"""Local TTS for virtual phones: `espeak-ng --stdout` (22.05 kHz WAV) run as a subprocess,
+resampled to 8 kHz, cached in memory."""
 
 from __future__ import annotations
 
 import asyncio
-import io
 import shutil
-import wave
-from pathlib import Path
 
-import numpy as np
-import soxr
-
-from wirexa.media.codecs import FRAME_BYTES, SAMPLE_RATE
+from wirexa.audio.pcm import AudioError, decode_wav
 
 ESPEAK = "espeak-ng"
 _tts_cache: dict[tuple[str, str, int | None], bytes] = {}
 _TTS_CACHE_MAX = 256
-
-
-class AudioError(RuntimeError):
-    """TTS or a WAV file could not be turned into 8 kHz PCM."""
-
-
-def to_8k_mono(samples: np.ndarray, rate: int, channels: int = 1) -> bytes:
-    """int16 samples (interleaved when channels > 1) at `rate` → 8 kHz mono PCM bytes."""
-    data = samples.astype(np.float32)
-    if channels > 1:
-        data = data[: len(data) // channels * channels].reshape(-1, channels).mean(axis=1)
-    if rate != SAMPLE_RATE and len(data):
-        data = soxr.resample(data, rate, SAMPLE_RATE, quality="HQ")
-    return np.clip(np.rint(data), -32768, 32767).astype("<i2").tobytes()
-
-
-def decode_wav(blob: bytes) -> bytes:
-    """A PCM WAV (8/16-bit, any rate, any channels) → 8 kHz mono PCM. Tolerates the bogus
-    lengths of streamed WAV headers (espeak-ng --stdout writes 0x7fffffff)."""
-    try:
-        with wave.open(io.BytesIO(blob)) as w:
-            channels, width, rate = w.getnchannels(), w.getsampwidth(), w.getframerate()
-            frames = w.readframes(min(w.getnframes(), len(blob)))
-    except (wave.Error, EOFError) as exc:
-        raise AudioError(f"not a PCM WAV file: {exc}") from exc
-    if width == 2:
-        samples = np.frombuffer(frames[: len(frames) // 2 * 2], dtype="<i2")
-    elif width == 1:  # unsigned 8-bit
-        samples = (np.frombuffer(frames, dtype=np.uint8).astype(np.int16) - 128) << 8
-    else:
-        raise AudioError(f"unsupported WAV sample width {width * 8} bits (use 16-bit PCM)")
-    return to_8k_mono(samples, rate, channels)
-
-
-def load_wav(path: str | Path) -> bytes:
-    try:
-        blob = Path(path).read_bytes()
-    except OSError as exc:
-        raise AudioError(f"cannot read {path}: {exc}") from exc
-    return decode_wav(blob)
-
-
-def wav_bytes(pcm: bytes) -> bytes:
-    """8 kHz mono 16-bit PCM → a WAV file's bytes (stdlib `wave`)."""
-    out = io.BytesIO()
-    with wave.open(out, "wb") as w:
-        w.setnchannels(1)
-        w.setsampwidth(2)
-        w.setframerate(SAMPLE_RATE)
-        w.writeframes(pcm)
-    return out.getvalue()
-
-
-def write_wav(path: str | Path, pcm: bytes) -> None:
-    Path(path).write_bytes(wav_bytes(pcm))
-
-
-def tone(frequency: float, seconds: float, amplitude: float = 0.3) -> bytes:
-    """A sine tone (amplitude as a fraction of full scale), with 5 ms ramps against clicks."""
-    n = int(round(seconds * SAMPLE_RATE))
-    t = np.arange(n) / SAMPLE_RATE
-    wave_ = np.sin(2 * np.pi * frequency * t) * amplitude * 32767
-    ramp = min(n // 2, 40)
-    if ramp:
-        env = np.linspace(0.0, 1.0, ramp)
-        wave_[:ramp] *= env
-        wave_[-ramp:] *= env[::-1]
-    return wave_.astype("<i2").tobytes()
-
-
-def dual_tone(f1: float, f2: float, seconds: float, amplitude: float = 0.2) -> bytes:
-    a = np.frombuffer(tone(f1, seconds, amplitude), dtype="<i2").astype(np.int32)
-    b = np.frombuffer(tone(f2, seconds, amplitude), dtype="<i2").astype(np.int32)
-    return np.clip(a + b, -32768, 32767).astype("<i2").tobytes()
-
-
-_DTMF_ROWS = (697.0, 770.0, 852.0, 941.0)
-_DTMF_COLS = (1209.0, 1336.0, 1477.0, 1633.0)
-_KEYPAD = ("123A", "456B", "789C", "*0#D")
-
-
-def inband_dtmf(digits: str, duration_ms: int = 100, pause_ms: int = 60) -> bytes:
-    """DTMF as audio, for peers that did not negotiate telephone-event."""
-    out = []
-    for digit in digits.upper():
-        for r, row in enumerate(_KEYPAD):
-            if digit in row:
-                out.append(dual_tone(_DTMF_ROWS[r], _DTMF_COLS[row.index(digit)], duration_ms / 1000))
-                out.append(silence(pause_ms / 1000))
-                break
-        else:
-            raise ValueError(f"not a DTMF digit: {digit!r}")
-    return b"".join(out)
-
-
-def silence(seconds: float) -> bytes:
-    return bytes(int(round(seconds * SAMPLE_RATE)) * 2)
-
-
-def rms(pcm: bytes | memoryview) -> float:
-    """Root mean square of 16-bit PCM (0 for nothing)."""
-    samples = np.frombuffer(pcm, dtype="<i2")
-    if not len(samples):
-        return 0.0
-    x = samples.astype(np.float32)
-    return float(np.sqrt(np.mean(x * x)))
-
-
-def dominant_frequency(pcm: bytes, rate: int = SAMPLE_RATE) -> float:
-    """The strongest frequency in `pcm` (Hann-windowed FFT), 0 for silence."""
-    samples = np.frombuffer(pcm, dtype="<i2").astype(np.float64)
-    if len(samples) < 2 or not samples.any():
-        return 0.0
-    spectrum = np.abs(np.fft.rfft(samples * np.hanning(len(samples))))
-    return float(np.argmax(spectrum) * rate / len(samples))
 
 
 def tts_available() -> bool:
@@ -163,7 +38,3 @@ async def tts(text: str, voice: str = "en-us", speed: int | None = None) -> byte
         _tts_cache.pop(next(iter(_tts_cache)))
     _tts_cache[key] = pcm
     return pcm
-
-
-def frames(pcm: bytes) -> int:
-    return (len(pcm) + FRAME_BYTES - 1) // FRAME_BYTES

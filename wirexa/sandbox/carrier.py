@@ -21,6 +21,8 @@ from wirexa.sip import (Answered, Canceled, Disconnected, Failed, InboundLeg, Ri
                         Trunk, Updated, sdp)
 from wirexa.sip.leg import CallLeg
 
+from wirexa.audio import pcm
+
 from . import audio
 from .phone import Phone, VirtualCall, prepare_script
 from .rules import Action, Rule, RuleBook, load_rules_file, parse_script, ready_rules
@@ -333,7 +335,7 @@ class SandboxCarrier:
             assert prep is not None
             try:
                 prepared = await prep
-            except (audio.AudioError, OSError) as exc:
+            except (pcm.AudioError, OSError) as exc:
                 call.error = str(exc)
                 leg.reject(500, "Sandbox Audio Error")
                 call.event("rejected", code=500)
@@ -453,7 +455,7 @@ class SandboxCarrier:
             call.mark_answered()
             try:
                 prepared = await prep
-            except (audio.AudioError, OSError) as exc:
+            except (pcm.AudioError, OSError) as exc:
                 call.error = str(exc)
                 leg.hangup()
                 await _wait_event(live.over, 5)
@@ -560,7 +562,7 @@ class SandboxCarrier:
             folder = self.data_dir / "calls"
             if call.answered is not None:
                 call.wav_path = folder / f"{call.id}.wav"
-                await asyncio.to_thread(audio.write_wav, call.wav_path, call.heard_pcm)
+                await asyncio.to_thread(pcm.write_wav, call.wav_path, call.heard_pcm)
             text = json.dumps(call.to_dict(), indent=1)
             await asyncio.to_thread((folder / f"{call.id}.json").write_text, text)
         except OSError as exc:

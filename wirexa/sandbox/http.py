@@ -10,7 +10,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from . import audio
+from wirexa.audio import pcm
 from .rules import READY_NUMBERS, Rule, RuleError
 
 if TYPE_CHECKING:
@@ -125,7 +125,7 @@ def create_app(carrier: SandboxCarrier) -> Starlette:
         if call.wav_path is not None and call.wav_path.exists():
             body = call.wav_path.read_bytes()
         else:  # still in progress: what was heard so far
-            body = audio.wav_bytes(call.heard_pcm)
+            body = pcm.wav_bytes(call.heard_pcm)
         return Response(body, media_type="audio/wav",
                         headers={"Content-Disposition": f'attachment; filename="{call.id}.wav"'})
 

@@ -15,6 +15,8 @@ import numpy as np
 
 from wirexa.media import PcmPlayer, RtpEndpoint
 
+from wirexa.audio import pcm
+
 from . import audio
 from .rules import Action
 
@@ -187,7 +189,7 @@ class Phone:
                                       "t_answer": self.call.since_answer()})
         self.call.event("dtmf-sent", digits=digits)
         if self.endpoint.telephone_event_pt is None:  # not negotiated: in-band tones
-            await self.play(audio.inband_dtmf(digits, duration_ms, pause_ms))
+            await self.play(pcm.inband_dtmf(digits, duration_ms, pause_ms))
         else:
             await self.endpoint.send_dtmf(digits, duration_ms, pause_ms)
 
@@ -258,12 +260,12 @@ async def prepare_script(script: list[Action], base_dir: Path | None) -> dict[in
             path = Path(value)
             if not path.is_absolute() and base_dir is not None:
                 path = base_dir / path
-            prepared[index] = await asyncio.to_thread(audio.load_wav, path)
+            prepared[index] = await asyncio.to_thread(pcm.load_wav, path)
         elif kind == "beep":
-            prepared[index] = audio.tone(action.get("frequency", 1000), value)
+            prepared[index] = pcm.tone(action.get("frequency", 1000), value)
         elif kind == "voicemail":
             greeting = await audio.tts(value, action.get("voice", "en-us"), action.get("speed"))
-            prepared[index] = (greeting + audio.silence(0.3)
-                               + audio.tone(action.get("beep_frequency", 1000), action.get("beep_seconds", 0.5)))
+            prepared[index] = (greeting + pcm.silence(0.3)
+                               + pcm.tone(action.get("beep_frequency", 1000), action.get("beep_seconds", 0.5)))
     return prepared
 
