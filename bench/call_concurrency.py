@@ -144,7 +144,10 @@ class Flows:
     want: int = 0
     record_dir: Path | None = None  # record every call (both directions, mono mix) there
 
-    async def flow(self, live: LiveCall) -> None:
+    async def prepare(self, live: LiveCall) -> None:
+        return None  # the benchmark places outbound calls only
+
+    async def run(self, live: LiveCall) -> None:
         assert live.media is not None
         sid = live.sid
         self.stats[sid] = live.media.endpoint.stats
@@ -323,7 +326,7 @@ async def bench(args: argparse.Namespace, workdir: Path, far_end: Sandbox | Sipp
     if record_dir is not None:
         record_dir.mkdir()
     flows = Flows(prompt, want=n, record_dir=record_dir)
-    engine.flow = flows.flow
+    engine.flow = flows
     await engine.start_call_engine()
     assert engine.runner is not None
     clock = engine.runner.clock

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 
+from laml_backend import Backend
 from engine_support import BACKENDS, RecordingLiveCalls, RunningEngine, engine_settings, make_database
 from siptest import Sipp
 
@@ -60,3 +61,13 @@ def sipp(tmp_path: Path) -> Iterator[Callable[..., Sipp]]:
     yield start
     for peer in started:
         peer.kill()
+
+
+@pytest.fixture
+def backend() -> Iterator[Backend]:
+    """A user's LaML backend: a real HTTP server on 127.0.0.1."""
+    running = Backend()
+    try:
+        yield running
+    finally:
+        running.close()

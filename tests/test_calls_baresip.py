@@ -28,6 +28,7 @@ import numpy as np
 import pytest
 
 from engine_support import RunningEngine, engine_settings, free_port
+from laml_backend import HOLD, Backend
 from siptest import free_udp_port
 from wirexa.audio import pcm as audio_pcm
 
@@ -219,7 +220,7 @@ def test_outbound_call_answered_by_baresip_audio_both_ways_api_hangup(
     before = baresip.recordings_now()
     r = httpx.post(server.calls_url, auth=server.auth, timeout=10, data={
         "To": f"sip:bob@127.0.0.1:{baresip.sip_port}", "From": "+18005550100",
-        "Twiml": "<Response><Pause length=\"60\"/></Response>",
+        "Twiml": HOLD,
     })
     assert r.status_code == 201, r.text
     sid = r.json()["sid"]
@@ -257,10 +258,11 @@ def test_outbound_call_answered_by_baresip_audio_both_ways_api_hangup(
     wait_for(lambda: "terminated" in baresip.log(), 10, "baresip to log the end of the call")
 
 
-def test_baresip_calls_a_wirexa_number_and_hangs_up(server: RunningEngine, baresip: Baresip) -> None:
+def test_baresip_calls_a_wirexa_number_and_hangs_up(server: RunningEngine, baresip: Baresip,
+                                                   backend: Backend) -> None:
     number = "+13125550888"
     r = httpx.post(server.calls_url.replace("Calls.json", "IncomingPhoneNumbers.json"), auth=server.auth,
-                   data={"PhoneNumber": number, "VoiceUrl": "https://backend.example/in"}, timeout=10)
+                   data={"PhoneNumber": number, "VoiceUrl": backend.route("/in", HOLD)}, timeout=10)
     assert r.status_code == 201, r.text
 
     response = baresip.command("dial", f"sip:{number}@127.0.0.1:{server.settings.sip_port}")

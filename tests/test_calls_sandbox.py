@@ -15,6 +15,7 @@ import pytest
 from twilio.rest import Client
 
 from engine_support import RunningEngine, call_engine_settings, free_port, wait_status
+from laml_backend import HOLD, Backend
 from siptest import free_udp_port
 from wirexa.audio.pcm import tone
 
@@ -35,7 +36,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningEngine]:
 
 
 def place(client: Client, to: str, **kw: object):  # type: ignore[no-untyped-def]
-    return client.calls.create(to=to, from_="+18005550100", twiml="<Response><Pause/></Response>", **kw)
+    return client.calls.create(to=to, from_="+18005550100", twiml=HOLD, **kw)
 
 
 def sandbox_call(server: RunningEngine, number: str) -> dict:
@@ -116,8 +117,8 @@ def test_canceled_while_ringing(server: RunningEngine, client: Client) -> None:
     assert client.calls(call.sid).update(status="canceled").status == "canceled"
 
 
-def test_sandbox_calls_a_wirexa_number(server: RunningEngine, client: Client) -> None:
-    client.incoming_phone_numbers.create(phone_number="+13125550777", voice_url="https://backend.example/in")
+def test_sandbox_calls_a_wirexa_number(server: RunningEngine, client: Client, backend: Backend) -> None:
+    client.incoming_phone_numbers.create(phone_number="+13125550777", voice_url=backend.route("/in", HOLD))
     assert server.engine.sandbox is not None
     r = httpx.post(f"{server.engine.sandbox.http_url}/calls", json={
         "from": "+15005550001", "to": "+13125550777",

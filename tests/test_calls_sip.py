@@ -14,6 +14,7 @@ import pytest
 from twilio.rest import Client
 
 from engine_support import RunningEngine, call_engine_settings, wait_status
+from laml_backend import HOLD, Backend
 from siptest import Sipp, free_udp_port, scenario_from_template
 from wirexa.calls import status as st
 from wirexa.sids import new_call_sid
@@ -41,7 +42,7 @@ def server(tmp_path_factory: pytest.TempPathFactory, trunk_port: int) -> Iterato
 
 
 def place(client: Client, **kw: object):  # type: ignore[no-untyped-def]
-    args: dict[str, object] = dict(to="+13125551234", from_="+18005550100", twiml="<Response><Pause/></Response>")
+    args: dict[str, object] = dict(to="+13125551234", from_="+18005550100", twiml=HOLD)
     args.update(kw)
     return client.calls.create(**args)
 
@@ -134,8 +135,9 @@ def test_audio_both_ways_through_an_echoing_peer(server: RunningEngine, client: 
         assert live.media is not None
         untap = live.media.tap(heard.append)
         live.media.endpoint.add_dtmf_listener(digits.append)
+        live.media.listen_for_tones(True)  # SIPp's answer has no telephone-event: digits are tones
         played = await live.media.play(tone(440, 1.0))
-        await live.media.send_digits("1#")  # echoed back as RFC 4733 events
+        await live.media.send_digits("1#")  # echoed back as tones
         await asyncio.sleep(0.3)
         untap()
         return played
@@ -150,8 +152,9 @@ def test_audio_both_ways_through_an_echoing_peer(server: RunningEngine, client: 
     assert digits == ["1", "#"]
 
 
-def test_inbound_call_to_a_number(server: RunningEngine, client: Client, sipp: Callable[..., Sipp]) -> None:
-    client.incoming_phone_numbers.create(phone_number="+13125550199", voice_url="https://backend.example/in")
+def test_inbound_call_to_a_number(server: RunningEngine, client: Client, sipp: Callable[..., Sipp],
+                                  backend: Backend) -> None:
+    client.incoming_phone_numbers.create(phone_number="+13125550199", voice_url=backend.route("/in", HOLD))
     sip_port = server.settings.sip_port
     peer = sipp("uac", f"127.0.0.1:{sip_port}", "-s", "+13125550199", "-d", "500")
     assert sipp_exit(peer) == 0, peer.log()
@@ -199,5 +202,29 @@ def test_inbound_from_an_address_not_allowed_is_403(tmp_path: Path, sipp: Callab
         peer = sipp(scenario, f"127.0.0.1:{settings.sip_port}", "-s", "+13125550199")
         assert sipp_exit(peer) == 0, peer.log()
         assert server.engine.calls.page(server.project.sid, CallFilter(), 10) == []
+    finally:
+        server.close()
+
+
+@pytest.mark.parametrize(("password", "answered"), [("s3cret", True), ("wrong", False)])
+def test_inbound_digest_auth_for_sources_outside_the_allowlist(
+        tmp_path: Path, sipp: Callable[..., Sipp], backend: Backend, password: str, answered: bool) -> None:
+    settings = call_engine_settings(tmp_path, trunk_host="127.0.0.2", trunk_port=5060, inbound_allow="10.0.0.0/8",
+                                    inbound_username="carrier", inbound_password="s3cret")
+    server = RunningEngine(settings)
+    try:
+        server.engine.numbers.create(server.project.sid, "+13125550199", {"voice_url": backend.route("/in", HOLD)})
+        scenario = scenario_from_template("uac_digest.xml", tmp_path)
+        peer = sipp(scenario, f"127.0.0.1:{settings.sip_port}", "-s", "+13125550199",
+                    "-au", "carrier", "-ap", password)
+        assert sipp_exit(peer) == 0, peer.log()
+        log = peer.log()
+        assert "401 Unauthorized" in log and 'WWW-Authenticate: Digest realm="wirexa"' in log
+        calls = server.engine.calls.page(server.project.sid, CallFilter(), 10)
+        if answered:
+            assert len(calls) == 1 and calls[0]["direction"] == "inbound"
+            assert backend.wait_for("/in")
+        else:
+            assert "403" in log and calls == []
     finally:
         server.close()

@@ -54,6 +54,9 @@ class Settings(BaseSettings):
     # Source addresses allowed to send us INVITEs (comma-separated IPs or CIDRs); the trunk
     # host is always allowed.
     inbound_allow: str = "127.0.0.1/32"
+    # Digest credentials other sources must present (401 challenge); empty: they get 403.
+    inbound_username: str = ""
+    inbound_password: str = ""
 
     # RTP: the address in our SDP and the port range (even ports) calls take sockets from.
     rtp_host: str = "127.0.0.1"
@@ -64,6 +67,29 @@ class Settings(BaseSettings):
     sandbox: bool = True
     sandbox_sip_port: int = 5080
     sandbox_http_port: int = 8090
+
+    # Text to speech (wirexa.tts). Cloud providers are tried in the order Polly, Google,
+    # ElevenLabs, Azure, each only when its credentials are set; local espeak-ng is the last
+    # resort. Empty endpoints mean the vendor's public API (set them for proxies and tests).
+    polly_access_key_id: str = ""
+    polly_secret_access_key: str = ""
+    polly_session_token: str = ""  # only for temporary (STS) credentials
+    polly_region: str = "us-east-1"
+    polly_endpoint: str = ""
+    polly_engine: str = "standard"  # standard | neural (a "polly.Joanna-Neural" voice forces neural)
+    google_tts_api_key: str = ""
+    google_tts_endpoint: str = ""
+    elevenlabs_api_key: str = ""
+    elevenlabs_endpoint: str = ""
+    elevenlabs_model: str = "eleven_multilingual_v2"
+    azure_speech_key: str = ""
+    azure_speech_region: str = "eastus"
+    azure_speech_endpoint: str = ""
+    # Seconds one cloud request may take before the next provider is tried.
+    tts_timeout: float = 5.0
+    # Seconds a cloud provider that just failed is left out, so an outage costs one timeout,
+    # not one per sentence.
+    tts_retry_after: float = 30.0
 
     def resolve_node_id(self) -> str:
         if not self.node_id:

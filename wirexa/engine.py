@@ -10,18 +10,25 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from functools import partial
 
+import httpx
 import uvicorn
 
 from wirexa.api.app import create_app
 from wirexa.api.auth import Authenticator
 from wirexa.api.context import ApiContext
 from wirexa.api.ratelimit import TokenBuckets
+from wirexa.audio.fetch import AudioFetcher
+from wirexa.calls import status as st
 from wirexa.calls.live import LiveCalls
 from wirexa.calls.queue import OutboundQueue
 from wirexa.calls.runner import CallFlow, CallRunner
 from wirexa.calls.service import CallService
 from wirexa.config import Settings
+from wirexa.laml.documents import DocumentFetcher
+from wirexa.laml.interpreter import LamlFlow
+from wirexa.laml.services import LamlServices
 from wirexa.media.clock import MediaClock
 from wirexa.media.ports import PortAllocator
 from wirexa.sandbox import SandboxCarrier
@@ -32,13 +39,14 @@ from wirexa.store.calls import CallRow, CallStore
 from wirexa.store.db import make_engine, migrate
 from wirexa.store.numbers import NumberStore
 from wirexa.store.projects import Project, ProjectStore
+from wirexa.tts.chain import TtsChain
 
 log = logging.getLogger(__name__)
 
 
 class Engine:
     def __init__(self, settings: Settings, live: LiveCalls | None = None, flow: CallFlow | None = None) -> None:
-        """`flow` runs on every answered call (the LaML interpreter will be the default)."""
+        """`flow` runs on every call (default: the LaML interpreter)."""
         self.settings = settings
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         settings.resolve_node_id()
@@ -53,6 +61,9 @@ class Engine:
         self.runner: CallRunner | None = None
         self.sip: SipEngine | None = None
         self.sandbox: SandboxCarrier | None = None
+        # Requests to users' servers (LaML documents, <Play> audio) and to TTS providers;
+        # Twilio's limits: 5 s to connect, 15 s in all.
+        self.http: httpx.AsyncClient | None = None
         # All store writes of the call engine, the queue and call creation go through one
         # batching thread.
         self.store = Batcher(self.db)
@@ -121,14 +132,35 @@ class Engine:
             )
             await self.sandbox.start()
         self.sip = SipEngine(s.sip_host, s.sip_port, on_invite=self._on_invite)
-        self.runner = CallRunner(s, self.calls, self.numbers, self.sip, self.trunk(), clock, ports,
-                                 self.store, self.flow)
+        self.runner = CallRunner(s, self.calls, self.numbers, self.sip, self.trunk(), clock, ports, self.store)
+        self.runner.flow = self.flow or self._laml_flow(self.runner)
         await self.sip.start()
         closed = await self.runner.recover()
         if closed:
             log.warning("closed out %d call(s) left unfinished by a previous run of node %s", closed, s.node_id)
         self.live = self.call_service.live = self.runner
         self.api_context.sip_status = self._sip_status
+
+    def _laml_flow(self, runner: CallRunner) -> LamlFlow:
+        self.http = httpx.AsyncClient(timeout=httpx.Timeout(15.0, connect=5.0), follow_redirects=True)
+        data = self.settings.data_dir
+        return LamlFlow(LamlServices(
+            documents=DocumentFetcher(self.http),
+            tts=TtsChain.from_settings(self.settings, self.http),
+            audio=AudioFetcher(data / "audio-cache", self.http),
+            dialer=runner,
+            report_error=self._report_call_error,
+            auth_token=self._auth_token,
+            load_call=lambda sid: self.store.run(partial(self.calls.get_by_sid, sid)),
+        ))
+
+    def _report_call_error(self, sid: str, code: int, message: str) -> None:
+        self.store.submit(partial(self.calls.advance, sid, st.NOT_FINAL,
+                                  {"error_code": code, "error_message": message}))
+
+    async def _auth_token(self, account_sid: str) -> str:
+        project = await asyncio.to_thread(self.projects.get, account_sid)
+        return project.auth_token if project is not None else ""
 
     def _sip_status(self) -> str:
         if self.sip is None or not self.sip.running:
@@ -146,6 +178,8 @@ class Engine:
             await self.sip.stop()
         if self.sandbox is not None:
             await self.sandbox.stop()
+        if self.http is not None:
+            await self.http.aclose()
 
     async def serve(self, ready: asyncio.Event | None = None, stop: asyncio.Event | None = None) -> None:
         """Run the HTTP API, the call engine and the outbound queue.

@@ -10,7 +10,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from functools import partial
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from sqlalchemy import Connection
 
@@ -35,6 +35,7 @@ from wirexa.store.numbers import NumberStore
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
+DIGEST_REALM = "wirexa"
 # How long to wait for the far end to confirm a CANCEL or BYE before giving up on it.
 END_GRACE = 35.0
 
@@ -76,6 +77,10 @@ class LiveCall:
     leg: CallLeg | None = None
     call: CallRow = field(default_factory=dict)
     end_requested: _EndRequest | None = None
+    answered: asyncio.Event = field(default_factory=asyncio.Event)
+    # The status the call ended with (set by the store thread just before `done` resolves).
+    final_status: str | None = None
+    flow_state: Any = None  # the call flow's own (e.g. a document loaded before answer)
     # Set when the REST API gave the call new instructions (Url/Twiml); the flow clears it.
     redirected: asyncio.Event = field(default_factory=asyncio.Event)
     done: asyncio.Future[str] = field(default_factory=lambda: asyncio.get_running_loop().create_future())
@@ -91,7 +96,20 @@ class LiveCall:
         self.request_end(st.COMPLETED, reason)
 
 
-CallFlow = Callable[[LiveCall], Awaitable[None]]
+class CallFlow(Protocol):
+    """What runs on calls (the LaML interpreter): decides about inbound calls before they are
+    answered, then drives each answered call until it is done."""
+
+    async def prepare(self, live: LiveCall) -> str | None:
+        """Before an inbound call is answered: a rejection reason (`busy`, `rejected`) to
+        refuse it, or None to answer it."""
+
+    async def run(self, live: LiveCall) -> None:
+        """The answered call's flow; the call hangs up when this returns."""
+
+
+# Outbound legs placed by a call flow (<Dial>): bridged by that flow, running none of their own.
+CHILD_DIRECTION = "outbound-dial"
 
 
 class CallRunner:
@@ -105,7 +123,6 @@ class CallRunner:
         clock: MediaClock,
         ports: PortAllocator,
         store: Batcher,
-        flow: CallFlow | None = None,
     ) -> None:
         self.settings = settings
         self.calls = calls
@@ -114,7 +131,8 @@ class CallRunner:
         self.trunk = trunk
         self.clock = clock
         self.ports = ports
-        self.flow = flow
+        # What runs on calls; the engine sets it (the LaML interpreter, or a test's own).
+        self.flow: CallFlow | None = None
         self.live: dict[str, LiveCall] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         # Store work leaves the media loop; one thread keeps each call's updates in order, and
@@ -142,6 +160,20 @@ class CallRunner:
         live = LiveCall(call["sid"], call["account_sid"], "outbound-api", call=call)
         self.live[live.sid] = live  # registered now, so an end request never misses it
         self._spawn(self._run(live, self._outbound(live)))
+
+    async def dial_child(self, parent: LiveCall, to: str, caller_id: str, timeout: int, time_limit: int) -> LiveCall:
+        """Place a call for `parent`'s flow (<Dial>) at once, past the outbound queue: the
+        caller is waiting. The flow bridges it once `answered` is set."""
+        row = await self._store(self.calls.create, {
+            "sid": new_call_sid(), "account_sid": parent.account_sid, "parent_call_sid": parent.sid,
+            "direction": CHILD_DIRECTION, "status": st.QUEUED, "to_number": to, "from_number": caller_id,
+            "timeout": timeout, "time_limit": time_limit, "node_id": self.settings.node_id,
+            "dispatched_at": utcnow(),
+        })
+        live = LiveCall(row["sid"], row["account_sid"], CHILD_DIRECTION, call=row)
+        self.live[live.sid] = live
+        self._spawn(self._run(live, self._outbound(live)))
+        return live
 
     async def end(self, call_sid: str, status: str) -> None:
         live = self.live.get(call_sid)
@@ -189,10 +221,14 @@ class CallRunner:
     # --- one call --------------------------------------------------------------------------
 
     def _finish(self, sid: str, status: str, conn: Connection, **details: Any) -> CallRow | None:
-        return self.calls.finish(
+        row = self.calls.finish(
             sid, status, default_price_per_minute=self.settings.price_per_minute,
             price_unit=self.settings.price_unit, conn=conn, **details,
         )
+        live = self.live.get(sid)
+        if live is not None and row is not None:
+            live.final_status = status  # read on the loop only after `done` resolves
+        return row
 
     async def _run(self, live: LiveCall, body: Awaitable[None]) -> None:
         """Run a call to its end, whatever happens: the call always ends up in a final state."""
@@ -270,6 +306,7 @@ class CallRunner:
                 answered = {"status": st.IN_PROGRESS, "start_time": utcnow()}
                 if await self._store(self.calls.advance, live.sid, [st.QUEUED, st.RINGING], answered):
                     live.call = {**live.call, **answered}
+                live.answered.set()
                 return True
             elif isinstance(event, Failed):
                 await self._store(self._finish, live.sid, status_for_sip_failure(event.code),
@@ -340,8 +377,8 @@ class CallRunner:
         digits = live.call.get("send_digits")
         if digits and live.media is not None:
             await live.media.send_digits(digits)
-        if self.flow is not None:
-            await self.flow(live)
+        if self.flow is not None and live.direction != CHILD_DIRECTION:
+            await self.flow.run(live)
         else:
             await asyncio.Event().wait()
 
@@ -356,11 +393,29 @@ class CallRunner:
             return True
         return any(addr in net for net in self._allowed)
 
+    def _refusal(self, leg: InboundLeg) -> int | None:
+        """None to take the INVITE; else 401 (send a digest challenge) or 403. Sources in
+        inbound_allow (and the trunk) are taken as they are; others must authenticate with
+        inbound_username/inbound_password when those are set."""
+        if self._source_allowed(leg.source[0]):
+            return None
+        s = self.settings
+        if not s.inbound_username:
+            return 403
+        verdict = leg.authorized(s.inbound_username, s.inbound_password)
+        if verdict is None:
+            return 401
+        return None if verdict else 403
+
     async def on_invite(self, leg: InboundLeg) -> None:
         """An INVITE for one of our numbers: create the inbound call and answer it."""
-        if not self._source_allowed(leg.source[0]):
-            log.warning("INVITE from %s refused: not in inbound_allow", leg.source[0])
-            leg.reject(403)
+        refusal = self._refusal(leg)
+        if refusal == 401:
+            leg.challenge(DIGEST_REALM)
+            return
+        if refusal is not None:
+            log.warning("INVITE from %s refused: not in inbound_allow and no valid credentials", leg.source[0])
+            leg.reject(refusal)
             return
         to = _as_e164(leg.to_user) or leg.to_user
         number = await self._store(self.numbers.find, to)
@@ -383,6 +438,15 @@ class CallRunner:
             "status_callback_method": number["status_callback_method"],
             "node_id": self.settings.node_id,
         })
+        if self.flow is not None:
+            leg.ring()  # the caller hears ringing while the first document loads
+            rejection = await self.flow.prepare(live)
+            if rejection is not None:
+                code = 486 if rejection == "busy" else 603
+                leg.reject(code)
+                await self._store(self._finish, live.sid, st.BUSY if rejection == "busy" else st.NO_ANSWER,
+                                  sip_response_code=code, sip_reason=f"<Reject reason=\"{rejection}\">")
+                return
         endpoint = await self._open_media(live)
         try:
             remote = sdp.parse(leg.offer or "")
@@ -404,5 +468,6 @@ class CallRunner:
         answered = {"status": st.IN_PROGRESS, "start_time": utcnow()}
         if await self._store(self.calls.advance, live.sid, [st.RINGING], answered):
             live.call = {**live.call, **answered}
+        live.answered.set()
         await self._connected(live)
 

@@ -21,6 +21,7 @@ SAMPLE_RATE = 8000
 FRAME_MS = 20
 FRAME_SAMPLES = SAMPLE_RATE * FRAME_MS // 1000  # 160
 FRAME_BYTES = FRAME_SAMPLES * 2  # 320 bytes of 16-bit PCM
+SILENT_FRAME = bytes(FRAME_BYTES)  # 20 ms of PCM silence
 
 DEFAULT_TELEPHONE_EVENT_PT = 101  # dynamic: the SDP offer/answer decides the real value
 

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+from collections import deque
 from typing import Protocol
 
-from .codecs import FRAME_BYTES
+from .codecs import FRAME_BYTES, SILENT_FRAME
 
 
 class AudioSource(Protocol):
@@ -49,6 +50,48 @@ class PcmPlayer:
 
     def stop(self) -> None:
         self._end = 0
+        if not self._done.done():
+            self._done.set_result(False)
+
+    async def wait(self) -> bool:
+        return await asyncio.shield(self._done)
+
+
+class StreamPlayer:
+    """PCM that arrives in pieces (speech rendered sentence by sentence): plays what has
+    arrived and silence while the next piece is on its way; done after finish() and the last
+    frame. Interruptible with stop(), like PcmPlayer."""
+
+    def __init__(self) -> None:
+        self._frames: deque[memoryview] = deque()
+        self._finished = False
+        self._done: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+
+    @property
+    def done(self) -> bool:
+        return self._done.done()
+
+    def push(self, pcm: bytes) -> None:
+        if len(pcm) % FRAME_BYTES:  # each piece ends on a frame boundary (< 20 ms of silence)
+            pcm = pcm + bytes(FRAME_BYTES - len(pcm) % FRAME_BYTES)
+        view = memoryview(pcm)
+        self._frames.extend(view[i : i + FRAME_BYTES] for i in range(0, len(view), FRAME_BYTES))
+
+    def finish(self) -> None:
+        self._finished = True
+
+    def next_frame(self) -> memoryview | bytes | None:
+        if self._frames:
+            return self._frames.popleft()
+        if not self._finished and not self._done.done():
+            return SILENT_FRAME  # the next piece is still rendering
+        if not self._done.done():
+            self._done.set_result(True)
+        return None
+
+    def stop(self) -> None:
+        self._frames.clear()
+        self._finished = True
         if not self._done.done():
             self._done.set_result(False)
 

@@ -16,11 +16,10 @@ from typing import Literal
 
 import numpy as np
 
-from .codecs import FRAME_BYTES, FRAME_SAMPLES, SAMPLE_RATE
+from .codecs import FRAME_BYTES, FRAME_SAMPLES, SAMPLE_RATE, SILENT_FRAME
 from .rtp_endpoint import RtpEndpoint
 
 Direction = Literal["both", "inbound", "outbound"]
-SILENT_FRAME = bytes(FRAME_BYTES)
 FLUSH_FRAMES = 50  # one second of audio per write
 
 # One thread writes every recording's file, in order per recording.

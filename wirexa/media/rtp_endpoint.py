@@ -72,6 +72,9 @@ class RtpEndpoint(asyncio.DatagramProtocol):
         self._dtmf_waiters: set[asyncio.Future[None]] = set()
         self._dtmf_in = Rfc4733Receiver()
         self._inband = InbandDtmfDetector() if inband_dtmf else None
+        # In-band detection costs ~40 us per loud frame: a call flow that is not collecting
+        # digits turns it off (RFC 4733 digits are always received).
+        self.detect_tones = True
         self._audio_taps: list[AudioTap] = []
         # Called every tick with the PCM frame sent (None for silence or DTMF): recorders use it
         # as their clock, so a recording has one frame per 20 ms whatever the network does.
@@ -308,7 +311,7 @@ class RtpEndpoint(asyncio.DatagramProtocol):
                 tap(pcm)
             except Exception:  # one broken consumer must not take the call's audio down
                 log.exception("audio tap %r failed", tap)
-        if self._inband is not None:
+        if self._inband is not None and self.detect_tones:
             digit = self._inband.feed(pcm)
             if digit is not None:
                 self._deliver_digit(digit)

@@ -8,16 +8,15 @@ from __future__ import annotations
 
 import asyncio
 from collections import deque
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
-from .codecs import FRAME_BYTES
+from .codecs import SILENT_FRAME
 from .dtmf import dtmf_tones
-from .player import PcmPlayer
+from .player import PcmPlayer, StreamPlayer
 from .recorder import CallRecorder, Direction
 from .rtp_endpoint import RtpEndpoint
 
-SILENT_FRAME = bytes(FRAME_BYTES)
 PAUSES = {"w": 0.5, "W": 1.0}  # Twilio's SendDigits pause characters
 
 
@@ -45,7 +44,8 @@ class MediaSession:
     def __init__(self, endpoint: RtpEndpoint) -> None:
         self.endpoint = endpoint
         self._digits: asyncio.Queue[str] = asyncio.Queue()
-        endpoint.add_dtmf_listener(self._digits.put_nowait)
+        self._digit_ready = asyncio.Event()  # set while a digit waits in the queue
+        endpoint.add_dtmf_listener(self._on_digit)
         self._bridge: _Bridge | None = None
         self._recorder: CallRecorder | None = None
 
@@ -56,7 +56,28 @@ class MediaSession:
         (stop_playing(), another play(), a bridge, or the call ending)."""
         player = PcmPlayer(pcm, loop=loop)
         self.endpoint.play(player)
-        return await player.wait()
+        try:
+            return await player.wait()
+        finally:
+            player.stop()  # no-op when it ended; stops playback when this task was cancelled
+
+    async def play_stream(self, pieces: AsyncIterator[bytes]) -> bool:
+        """Play PCM pieces as they arrive (speech sentence by sentence): the first piece is
+        heard while the next ones are still being produced. True when it played to the end."""
+        player = StreamPlayer()
+        self.endpoint.play(player)
+        try:
+            async for pcm in pieces:
+                if player.done:  # interrupted: render nothing more
+                    break
+                player.push(pcm)
+            player.finish()
+            return await player.wait()
+        finally:
+            player.stop()  # no-op when it ended; stops playback when this task was cancelled
+            aclose = getattr(pieces, "aclose", None)
+            if aclose is not None:
+                await aclose()
 
     def stop_playing(self) -> None:
         self.endpoint.stop_playing()
@@ -83,19 +104,33 @@ class MediaSession:
 
     # --- receiving -------------------------------------------------------------------------
 
+    def _on_digit(self, digit: str) -> None:
+        self._digits.put_nowait(digit)
+        self._digit_ready.set()
+
     async def next_digit(self, timeout: float | None = None) -> str | None:
         """The next digit the far end pressed, or None after `timeout` seconds."""
         try:
-            return await asyncio.wait_for(self._digits.get(), timeout)
+            digit = await asyncio.wait_for(self._digits.get(), timeout)
         except TimeoutError:
             return None
+        if self._digits.empty():
+            self._digit_ready.clear()
+        return digit
 
-    def pending_digit(self) -> bool:
-        return not self._digits.empty()
+    def listen_for_tones(self, on: bool) -> None:
+        """Detect digits sent as tones (peers without telephone-event) or not: flows turn it
+        on only while they collect digits, as detection costs CPU on every loud frame."""
+        self.endpoint.detect_tones = on
+
+    async def wait_for_digit(self) -> None:
+        """Until a digit is waiting (it stays queued for next_digit)."""
+        await self._digit_ready.wait()
 
     def clear_digits(self) -> None:
         while not self._digits.empty():
             self._digits.get_nowait()
+        self._digit_ready.clear()
 
     def tap(self, callback: Callable[[bytes], None]) -> Callable[[], None]:
         """Deliver every 20 ms frame of inbound PCM to `callback`; returns the function that

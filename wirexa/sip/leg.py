@@ -13,6 +13,8 @@ from typing import TYPE_CHECKING, Any, Callable
 from sippy.CCEvents import (CCEventConnect, CCEventDisconnect, CCEventFail, CCEventRedirect,
                             CCEventRing, CCEventTry, CCEventUpdate)
 from sippy.MsgBody import MsgBody
+from sippy.SipHeader import SipHeader
+from sippy.SipWWWAuthenticate import SipWWWAuthenticate
 from sippy.SipAddress import SipAddress
 from sippy.SipTo import SipTo
 from sippy.SipURL import SipURL
@@ -207,11 +209,25 @@ class InboundLeg(CallLeg):
         self.to_user: str = ruri.username or ""
         self.offer: str | None = str(body) if body is not None else None
         self.source: tuple[str, int] = tuple(req.getSource())  # type: ignore[assignment]
+        self._authorization = req.getHFBody("authorization") if req.countHFs("authorization") else None
         self._ua = _UA(engine.global_config, self._on_ua_event)
         self._ua.local_ua = engine.user_agent
 
     def reject(self, code: int = 486, reason: str | None = None) -> None:
         sippy_thread.call(self._final, CCEventFail((code, reason or REASONS.get(code, "Rejected"))))
+
+    def authorized(self, username: str, password: str) -> bool | None:
+        """Whether the INVITE's digest credentials are `username`/`password` (answering a
+        challenge of ours: sippy's stateless nonces expire); None when it carried none."""
+        auth = self._authorization
+        if auth is None:
+            return None
+        valid = bool(auth.verify(password, "INVITE"))  # parses the header too
+        return valid and auth.username == username
+
+    def challenge(self, realm: str) -> None:
+        """401 Unauthorized with a digest challenge; the caller retries with credentials."""
+        sippy_thread.call(self._challenge, realm)
 
     def ring(self, early_sdp: SdpLike | None = None) -> None:
         """180 Ringing, or 183 Session Progress with an SDP answer for early media."""
@@ -229,6 +245,11 @@ class InboundLeg(CallLeg):
 
     def _ringing(self) -> bool:
         return self._alive() and isinstance(self._ua.state, (UasStateTrying, UasStateRinging))
+
+    def _challenge(self, realm: str) -> None:
+        event = CCEventFail((401, "Unauthorized"))
+        event.challenges = [SipHeader(body=SipWWWAuthenticate(realm=realm, algorithm="MD5"))]
+        self._final(event)
 
     def _progress(self, code: int, reason: str, early: tuple[str, sdp.Session] | None) -> None:
         if self._ringing():

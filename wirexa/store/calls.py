@@ -152,7 +152,7 @@ class CallStore:
 
     def update_fields(self, sid: str, values: CallRow, conn: Connection | None = None) -> CallRow | None:
         """Change instructions of a call that has not ended yet."""
-        return self.transition(sid, set(st.ALL) - st.FINAL, values, conn)
+        return self.transition(sid, st.NOT_FINAL, values, conn)
 
     def delete_finished(self, account_sid: str, sid: str, conn: Connection | None = None) -> bool:
         with transaction(self.engine, conn) as tx:
@@ -246,7 +246,9 @@ class CallStore:
                 "b_sid": sid, "b_status": row.status, "status": final_status, "end_time": now,
                 "date_updated": now, "duration": duration, "price": price, "price_unit": price_unit,
                 "sip_response_code": sip_response_code, "sip_reason": sip_reason,
-                "error_code": error_code, "error_message": error_message,
+                # An error the call flow reported earlier stays unless this ending has its own.
+                "error_code": error_code if error_message else row.error_code,
+                "error_message": error_message or row.error_message,
             }).first()
             if ended is None:
                 return None
