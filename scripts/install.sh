@@ -24,8 +24,10 @@ if [ ! -x .venv/bin/python ]; then
 fi
 extras=""
 [ "$ROLE" = test ] && extras="[test]"
-stamp=".venv/.installed-$ROLE-$(cat pyproject.toml | sha1sum | cut -c1-12)"
+stamp=".venv/.installed-$ROLE-$(cat pyproject.toml sdk/pyproject.toml | sha1sum | cut -c1-12)"
 if [ ! -f "$stamp" ]; then
     .venv/bin/pip install -q --disable-pip-version-check -e ".$extras"
+    # The tests also drive the wirexaapi SDK (sdk/, its own distribution).
+    [ "$ROLE" = test ] && .venv/bin/pip install -q --disable-pip-version-check -e sdk
     touch "$stamp"
 fi

@@ -32,7 +32,7 @@ class Backend:
     """`backend.route("/voice", "<Response>...</Response>")`, or a function of the request
     returning a document or (status, content type, body). Unknown paths answer 404."""
 
-    def __init__(self) -> None:
+    def __init__(self, port: int = 0) -> None:
         self.routes: dict[str, Answer] = {}
         self.received: list[Received] = []
         self._changed = threading.Condition()
@@ -73,7 +73,7 @@ class Backend:
             def log_message(self, *args: object) -> None:
                 pass
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
         self.server.daemon_threads = True
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
         self._thread = threading.Thread(target=self.server.serve_forever, daemon=True)

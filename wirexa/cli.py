@@ -12,7 +12,7 @@ import uvloop
 
 from wirexa.config import Settings, load_settings
 from wirexa.store.db import make_engine, migrate
-from wirexa.store.projects import Project, ProjectStore
+from wirexa.store.projects import MEDIA_AUTH, Project, ProjectStore
 
 
 def _decimal(value: str) -> Decimal:
@@ -111,13 +111,14 @@ def cmd_projects(settings: Settings, args: argparse.Namespace) -> int:
     if args.projects_cmd == "set":
         changed = store.set_limits(
             args.project_id, cps=args.cps, billing_enabled=args.billing,
-            balance=args.balance, price_per_minute=args.price_per_minute,
+            balance=args.balance, price_per_minute=args.price_per_minute, media_auth=args.media_auth,
         )
         if changed is None:
             print(f"no project {args.project_id}", file=sys.stderr)
             return 1
         print(f"{changed.sid}: cps={changed.cps} billing={changed.billing_enabled} "
-              f"balance={changed.balance} price_per_minute={changed.price_per_minute}")
+              f"balance={changed.balance} price_per_minute={changed.price_per_minute} "
+              f"media_auth={changed.media_auth or 'api'}")
         return 0
     raise AssertionError(args.projects_cmd)
 
@@ -159,6 +160,9 @@ def build_parser() -> argparse.ArgumentParser:
     setp = psub.add_parser("set", help="change a project's limits and billing")
     setp.add_argument("project_id")
     _limit_options(setp, creating=False)
+    setp.add_argument("--media-auth", choices=MEDIA_AUTH,
+                      help="recording downloads that need Basic auth: api (the /2010-04-01 path only; "
+                           "the default), all (also the short /recordings URLs) or none")
     return parser
 
 

@@ -18,6 +18,11 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = 8080
     data_dir: Path = Path("wirexa-data")
+    # The base URL users' servers and browsers reach this engine at (RecordingUrl, media_url).
+    # Empty: http://host:port.
+    public_url: str = ""
+    # Where recordings (WAV and MP3) are kept. Empty: data_dir/recordings.
+    recordings_dir: str = ""
     # Empty means SQLite in data_dir; a postgresql+psycopg:// URL selects PostgreSQL.
     database_url: str = ""
     # SQLite synchronous mode: FULL fsyncs every commit (a power cut loses nothing committed).
@@ -63,6 +68,15 @@ class Settings(BaseSettings):
     rtp_port_min: int = 10000
     rtp_port_max: int = 20000
 
+    # Webhooks (status, recording, AMD callbacks): retry delays in seconds after the first
+    # attempt (seed 001: +60 s, +5 min, +15 min, then failed); timeouts, connection errors and
+    # 5xx are retried, 4xx only with webhook_retry_4xx; a URL's #rc/#rp fragment overrides both.
+    webhook_retry_delays: str = "60,300,900"
+    webhook_retry_4xx: bool = False
+    webhook_concurrency: int = 200  # requests in flight
+    webhook_per_host: int = 16  # in flight to one host; more wait so others are not held up
+    webhook_poll_interval: float = 1.0  # how often retries that came due are looked for
+
     # The sandbox carrier (virtual phones) that `wirexa up` runs beside the engine.
     sandbox: bool = True
     sandbox_sip_port: int = 5080
@@ -91,6 +105,12 @@ class Settings(BaseSettings):
     # not one per sentence.
     tts_retry_after: float = 30.0
 
+    def webhook_retry_schedule(self) -> list[float]:
+        return [float(x) for x in self.webhook_retry_delays.replace(" ", "").split(",") if x]
+
+    def webhook_retry_on(self) -> frozenset[str]:
+        return frozenset({"ct", "rt", "5xx"} | ({"4xx"} if self.webhook_retry_4xx else set()))
+
     def resolve_node_id(self) -> str:
         if not self.node_id:
             path = self.data_dir / "node-id"
@@ -101,6 +121,20 @@ class Settings(BaseSettings):
                 self.node_id = f"node-{uuid.uuid4().hex[:12]}"
                 path.write_text(self.node_id + "\n")
         return self.node_id
+
+    @property
+    def base_url(self) -> str:
+        """public_url, or where the API listens (a wildcard address as loopback)."""
+        if self.public_url:
+            return self.public_url.rstrip("/")
+        host = "127.0.0.1" if self.host in ("", "0.0.0.0") else "[::1]" if self.host == "::" else self.host
+        if ":" in host and not host.startswith("["):
+            host = f"[{host}]"
+        return f"http://{host}:{self.port}"
+
+    @property
+    def recordings_path(self) -> Path:
+        return Path(self.recordings_dir) if self.recordings_dir else self.data_dir / "recordings"
 
     @property
     def sqlalchemy_url(self) -> str:

@@ -40,6 +40,8 @@ from wirexa.store.db import make_engine, migrate
 from wirexa.store.numbers import NumberStore
 from wirexa.store.projects import Project, ProjectStore
 from wirexa.tts.chain import TtsChain
+from wirexa.webhooks.delivery import WebhookDelivery
+from wirexa.webhooks.outbox import WebhookStore, subscribe
 
 log = logging.getLogger(__name__)
 
@@ -61,12 +63,21 @@ class Engine:
         self.runner: CallRunner | None = None
         self.sip: SipEngine | None = None
         self.sandbox: SandboxCarrier | None = None
-        # Requests to users' servers (LaML documents, <Play> audio) and to TTS providers;
-        # Twilio's limits: 5 s to connect, 15 s in all.
-        self.http: httpx.AsyncClient | None = None
         # All store writes of the call engine, the queue and call creation go through one
         # batching thread.
         self.store = Batcher(self.db)
+        # Requests to users' servers (LaML documents, <Play> audio, webhooks) and to TTS
+        # providers; Twilio's limits: 5 s to connect, 15 s to read.
+        self.http = httpx.AsyncClient(timeout=httpx.Timeout(15.0, connect=5.0), follow_redirects=True,
+                                      limits=httpx.Limits(max_connections=None, max_keepalive_connections=200))
+        self.webhooks = WebhookStore(self.db)
+        self.delivery = WebhookDelivery(
+            self.webhooks, self.store, self.http, self._auth_token, node_id=settings.node_id,
+            retry_delays=settings.webhook_retry_schedule(), retry_on=settings.webhook_retry_on(),
+            concurrency=settings.webhook_concurrency, per_host=settings.webhook_per_host,
+            poll_interval=settings.webhook_poll_interval,
+        )
+        subscribe(self.db, self.delivery.notify)
         self.queue = OutboundQueue(
             self.calls, self.projects, self._dial, self.store,
             node_id=settings.node_id,
@@ -82,6 +93,8 @@ class Engine:
             call_service=self.call_service,
             authenticator=Authenticator(self.projects),
             rate_limits=TokenBuckets(settings.api_rate_limit, settings.api_rate_burst),
+            webhooks=self.webhooks,
+            resend_webhook=lambda account, sid: self.store.run(partial(self.webhooks.resend, account, sid)),
         )
         self.app = create_app(self.api_context)
 
@@ -142,7 +155,6 @@ class Engine:
         self.api_context.sip_status = self._sip_status
 
     def _laml_flow(self, runner: CallRunner) -> LamlFlow:
-        self.http = httpx.AsyncClient(timeout=httpx.Timeout(15.0, connect=5.0), follow_redirects=True)
         data = self.settings.data_dir
         return LamlFlow(LamlServices(
             documents=DocumentFetcher(self.http),
@@ -159,7 +171,8 @@ class Engine:
                                   {"error_code": code, "error_message": message}))
 
     async def _auth_token(self, account_sid: str) -> str:
-        project = await asyncio.to_thread(self.projects.get, account_sid)
+        """The token requests to users' servers are signed with (cached like API auth)."""
+        project = self.api_context.authenticator.lookup(account_sid)
         return project.auth_token if project is not None else ""
 
     def _sip_status(self) -> str:
@@ -178,8 +191,6 @@ class Engine:
             await self.sip.stop()
         if self.sandbox is not None:
             await self.sandbox.stop()
-        if self.http is not None:
-            await self.http.aclose()
 
     async def serve(self, ready: asyncio.Event | None = None, stop: asyncio.Event | None = None) -> None:
         """Run the HTTP API, the call engine and the outbound queue.
@@ -195,6 +206,7 @@ class Engine:
         )
         server = uvicorn.Server(config)
         queue_task = asyncio.create_task(self.queue.run())
+        delivery_task = asyncio.create_task(self.delivery.run())
         server_task = asyncio.create_task(server.serve())
         stop_task = asyncio.create_task((stop or asyncio.Event()).wait())
         try:
@@ -214,5 +226,10 @@ class Engine:
                 await queue_task
             await server_task
             await self.stop_call_engine()
+            await self.delivery.drain(timeout=2.0)
+            delivery_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await delivery_task
+            await self.http.aclose()
             await self.store.close()
             self.db.dispose()

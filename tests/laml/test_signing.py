@@ -25,3 +25,13 @@ def test_twilio_validator_accepts_post_and_get_signatures() -> None:
     assert get_url == "https://example.com/voice?x=1&CallSid=CA1&Digits=1+2%23"
     assert validator.validate(get_url, {}, signature("s3cret-token", get_url))
     assert not validator.validate(get_url, {}, signature("other-token", get_url))
+
+
+def test_validate_helper_accepts_only_the_right_signature() -> None:
+    from wirexa.webhooks.signing import validate
+
+    good = signature("12345", URL, PARAMS)
+    assert validate("12345", URL, PARAMS, good)
+    assert not validate("12345", URL.replace("https", "http"), PARAMS, good)  # the URL as seen behind a proxy
+    assert not validate("12345", URL, {**PARAMS, "Digits": "9"}, good)
+    assert not validate("12345", URL, PARAMS, "")

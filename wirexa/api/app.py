@@ -17,6 +17,7 @@ from wirexa.api.calls import calls_routes, json_response
 from wirexa.api.context import ApiContext
 from wirexa.api.numbers import numbers_routes
 from wirexa.api.routing import ApiRouter
+from wirexa.api.webhooks import webhooks_routes
 
 # The classic SignalWire SDK uses the bare prefix; the seeds document /api/laml.
 API_PREFIXES = ("/2010-04-01", "/api/laml/2010-04-01")
@@ -42,4 +43,4 @@ def create_app(ctx: ApiContext) -> ApiRouter:
         }
         return json_response(body, 200 if ok else 503)
 
-    return ApiRouter(API_PREFIXES, [*calls_routes(ctx), *numbers_routes(ctx)], {"/health": {"GET": health}})
+    return ApiRouter(API_PREFIXES, [*calls_routes(ctx), *numbers_routes(ctx), *webhooks_routes(ctx)], {"/health": {"GET": health}})

@@ -33,7 +33,8 @@ class Authenticator:
         self.ttl = ttl
         self._cache: dict[str, tuple[float, Project | None]] = {}
 
-    def _lookup(self, sid: str) -> Project | None:
+    def lookup(self, sid: str) -> Project | None:
+        """The project (cached for `ttl` seconds), or None."""
         now = time.monotonic()
         hit = self._cache.get(sid)
         if hit and hit[0] > now:
@@ -54,7 +55,7 @@ class Authenticator:
         user, sep, token = decoded.partition(":")
         if not sep:
             raise auth_error()
-        project = self._lookup(user)
+        project = self.lookup(user)
         expected = project.auth_token if project else _DUMMY_TOKEN
         # Compare even for unknown projects so timing does not reveal which IDs exist.
         ok = hmac.compare_digest(expected.encode(), token.encode())

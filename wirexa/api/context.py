@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import Any
 
 from starlette.requests import Request
 
@@ -16,6 +17,7 @@ from wirexa.config import Settings
 from wirexa.store.calls import CallStore
 from wirexa.store.numbers import NumberStore
 from wirexa.store.projects import Project, ProjectStore
+from wirexa.webhooks.outbox import WebhookStore
 
 
 @dataclass
@@ -27,6 +29,9 @@ class ApiContext:
     call_service: CallService
     authenticator: Authenticator
     rate_limits: TokenBuckets
+    webhooks: WebhookStore
+    # (account sid, webhook sid) → the callback queued again (via the store thread), or None.
+    resend_webhook: Callable[[str, str], Awaitable[dict[str, Any] | None]]
     # What /health reports about the call engine: "ok", "off" (API only) or what is wrong.
     sip_status: Callable[[], str] = lambda: "off"
 

@@ -31,6 +31,7 @@ from wirexa.sip.leg import CallLeg, InboundLeg, OutboundLeg
 from wirexa.store.batch import Batcher
 from wirexa.store.calls import CallRow, CallStore
 from wirexa.store.numbers import NumberStore
+from wirexa.webhooks.call_status import enqueue_status
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -164,12 +165,12 @@ class CallRunner:
     async def dial_child(self, parent: LiveCall, to: str, caller_id: str, timeout: int, time_limit: int) -> LiveCall:
         """Place a call for `parent`'s flow (<Dial>) at once, past the outbound queue: the
         caller is waiting. The flow bridges it once `answered` is set."""
-        row = await self._store(self.calls.create, {
+        row = await self._store(self._create, {
             "sid": new_call_sid(), "account_sid": parent.account_sid, "parent_call_sid": parent.sid,
             "direction": CHILD_DIRECTION, "status": st.QUEUED, "to_number": to, "from_number": caller_id,
             "timeout": timeout, "time_limit": time_limit, "node_id": self.settings.node_id,
             "dispatched_at": utcnow(),
-        })
+        }, None)
         live = LiveCall(row["sid"], row["account_sid"], CHILD_DIRECTION, call=row)
         self.live[live.sid] = live
         self._spawn(self._run(live, self._outbound(live)))
@@ -221,13 +222,34 @@ class CallRunner:
     # --- one call --------------------------------------------------------------------------
 
     def _finish(self, sid: str, status: str, conn: Connection, **details: Any) -> CallRow | None:
+        """Store thread: end the call and enqueue its `completed` status callback."""
         row = self.calls.finish(
             sid, status, default_price_per_minute=self.settings.price_per_minute,
             price_unit=self.settings.price_unit, conn=conn, **details,
         )
-        live = self.live.get(sid)
-        if live is not None and row is not None:
-            live.final_status = status  # read on the loop only after `done` resolves
+        if row is not None:
+            enqueue_status(conn, row, "completed")
+            live = self.live.get(sid)
+            if live is not None:
+                live.final_status = status  # read on the loop only after `done` resolves
+        return row
+
+    def _advance(self, call: CallRow, from_statuses: list[str], values: CallRow, event: str,
+                 conn: Connection) -> bool:
+        """Store thread: a status change and its callback (`event`), together or not at all."""
+        if not self.calls.advance(call["sid"], from_statuses, values, conn):
+            return False
+        enqueue_status(conn, {**call, **values}, event)
+        return True
+
+    @staticmethod
+    def _initiated(call: CallRow, conn: Connection) -> None:
+        enqueue_status(conn, call, "initiated")
+
+    def _create(self, values: CallRow, event: str | None, conn: Connection) -> CallRow:
+        row = self.calls.create(values, conn)
+        if event is not None:
+            enqueue_status(conn, row, event)
         return row
 
     async def _run(self, live: LiveCall, body: Awaitable[None]) -> None:
@@ -270,6 +292,7 @@ class CallRunner:
             await self._store(self._finish, live.sid, st.FAILED, error_message=f"could not send INVITE: {exc}")
             return
         live.leg = leg
+        self._store_later(self._initiated, dict(call))
         if live.end_requested is not None:
             leg.events.put_nowait(live.end_requested)
         if not await self._ring(live, leg, call["timeout"]):
@@ -297,14 +320,14 @@ class CallRunner:
                 if live.call["status"] == st.QUEUED:
                     # Not awaited: the store thread keeps this call's writes in order.
                     live.call = {**live.call, "status": st.RINGING}
-                    self._store_later(self.calls.advance, live.sid, [st.QUEUED], {"status": st.RINGING})
+                    self._store_later(self._advance, dict(live.call), [st.QUEUED], {"status": st.RINGING}, "ringing")
             elif isinstance(event, Answered):
                 if live.end_requested is not None or timed_out:
                     leg.hangup()  # answered just as we gave up
                     continue
                 self._apply(live.media.endpoint, media_params(sdp.parse(event.sdp or "")))  # type: ignore[union-attr]
                 answered = {"status": st.IN_PROGRESS, "start_time": utcnow()}
-                if await self._store(self.calls.advance, live.sid, [st.QUEUED, st.RINGING], answered):
+                if await self._store(self._advance, dict(live.call), [st.QUEUED, st.RINGING], answered, "answered"):
                     live.call = {**live.call, **answered}
                 live.answered.set()
                 return True
@@ -429,7 +452,7 @@ class CallRunner:
         self._spawn(self._run(live, self._inbound(live, leg, number, caller, to)))
 
     async def _inbound(self, live: LiveCall, leg: InboundLeg, number: dict[str, Any], caller: str, to: str) -> None:
-        live.call = await self._store(self.calls.create, {
+        live.call = await self._store(self._create, {
             "sid": live.sid, "account_sid": number["account_sid"], "direction": "inbound",
             "status": st.RINGING, "to_number": to, "from_number": caller,
             "url": number["voice_url"], "method": number["voice_method"],
@@ -437,7 +460,7 @@ class CallRunner:
             "status_callback": number["status_callback"],
             "status_callback_method": number["status_callback_method"],
             "node_id": self.settings.node_id,
-        })
+        }, "ringing")
         if self.flow is not None:
             leg.ring()  # the caller hears ringing while the first document loads
             rejection = await self.flow.prepare(live)
@@ -466,7 +489,7 @@ class CallRunner:
             await self._store(self._finish, live.sid, st.CANCELED, sip_reason="caller hung up before answer")
             return
         answered = {"status": st.IN_PROGRESS, "start_time": utcnow()}
-        if await self._store(self.calls.advance, live.sid, [st.RINGING], answered):
+        if await self._store(self._advance, dict(live.call), [st.RINGING], answered, "answered"):
             live.call = {**live.call, **answered}
         live.answered.set()
         await self._connected(live)

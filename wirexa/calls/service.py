@@ -6,6 +6,8 @@ from __future__ import annotations
 from functools import partial
 from typing import Any
 
+from sqlalchemy import Connection
+
 from wirexa.calls import status as st
 from wirexa.calls.live import LiveCalls
 from wirexa.calls.queue import OutboundQueue
@@ -13,6 +15,7 @@ from wirexa.config import Settings
 from wirexa.sids import new_call_sid
 from wirexa.store.batch import Batcher
 from wirexa.store.calls import CallRow, CallStore
+from wirexa.webhooks.call_status import enqueue_status
 
 
 class NotModifiable(Exception):
@@ -44,11 +47,17 @@ class CallService:
         return row
 
     async def _finish_waiting(self, call: CallRow) -> CallRow | None:
-        return await self.store.run(lambda conn: self.calls.finish(
-            call["sid"], st.CANCELED, unclaimed=True,
-            default_price_per_minute=self.settings.price_per_minute,
-            price_unit=self.settings.price_unit, conn=conn,
-        ))
+        def finish(conn: Connection) -> CallRow | None:
+            row = self.calls.finish(
+                call["sid"], st.CANCELED, unclaimed=True,
+                default_price_per_minute=self.settings.price_per_minute,
+                price_unit=self.settings.price_unit, conn=conn,
+            )
+            if row is not None:
+                enqueue_status(conn, row, "completed")
+            return row
+
+        return await self.store.run(finish)
 
     async def end(self, call: CallRow, requested: str) -> CallRow:
         """`canceled`: stop a queued or ringing call. `completed`: hang up a call in any live

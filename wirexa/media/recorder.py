@@ -4,20 +4,27 @@ The endpoint's clock drives it: on every tick one 20 ms frame is added, the fram
 the oldest frame received since (silence when none came), so the recording keeps real time
 through packet loss and silence. The tick only buffers raw frames; mixing and file writes
 happen on a writer thread once a second, so recording costs the media loop almost nothing.
+Each write also brings the WAV header's lengths up to date, so after a crash the file on disk
+holds all but the last second, under a header that (nearly) matches it.
+
+Several recorders may record one endpoint at once (a whole-call recording and a <Record>).
 """
 
 from __future__ import annotations
 
+import logging
 import wave
 from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
-from typing import Literal
+from typing import Callable, Literal
 
 import numpy as np
 
 from .codecs import FRAME_BYTES, FRAME_SAMPLES, SAMPLE_RATE, SILENT_FRAME
 from .rtp_endpoint import RtpEndpoint
+
+log = logging.getLogger(__name__)
 
 Direction = Literal["both", "inbound", "outbound"]
 FLUSH_FRAMES = 50  # one second of audio per write
@@ -28,6 +35,43 @@ _writer = ThreadPoolExecutor(1, thread_name_prefix="wirexa-recorder")
 
 def _frame(frame: bytes | memoryview | None) -> bytes:
     return bytes(frame) if frame is not None and len(frame) == FRAME_BYTES else SILENT_FRAME
+
+
+Tick = Callable[[bytes | memoryview | None], None]
+
+
+class _Ticks:
+    """The endpoint's one `sent_audio_tap` slot shared by several recorders."""
+
+    def __init__(self, ticks: list[Tick]) -> None:
+        self.ticks = ticks
+
+    def __call__(self, sent: bytes | memoryview | None) -> None:
+        for tick in self.ticks:
+            tick(sent)
+
+
+def _attach(endpoint: RtpEndpoint, tick: Tick) -> None:
+    current = endpoint.sent_audio_tap
+    if current is None:
+        endpoint.sent_audio_tap = tick
+    elif isinstance(current, _Ticks):
+        current.ticks = [*current.ticks, tick]
+    else:
+        endpoint.sent_audio_tap = _Ticks([current, tick])
+
+
+def _detach(endpoint: RtpEndpoint, tick: Tick) -> bool:
+    """False when `tick` was not attached."""
+    current = endpoint.sent_audio_tap
+    if current == tick:
+        endpoint.sent_audio_tap = None
+        return True
+    if isinstance(current, _Ticks) and tick in current.ticks:
+        rest = [t for t in current.ticks if t != tick]
+        endpoint.sent_audio_tap = rest[0] if len(rest) == 1 else _Ticks(rest)
+        return True
+    return False
 
 
 class CallRecorder:
@@ -50,24 +94,33 @@ class CallRecorder:
         self._pending: list[tuple[bytes, bytes]] = []
         self._writes: deque[Future[None]] = deque()
         self.closed: Future[None] | None = None  # resolves once the file is complete on disk
+        self.error: BaseException | None = None  # the first write that failed
+        # Called on every tick with the inbound frame just recorded (silence detection, limits).
+        self.on_frame: Callable[[bytes], None] | None = None
         endpoint.add_audio_tap(self._inbound.append)
-        endpoint.sent_audio_tap = self._on_tick
+        _attach(endpoint, self._on_tick)
 
     @property
     def seconds(self) -> float:
         return self.frames * FRAME_SAMPLES / SAMPLE_RATE
 
     def _on_tick(self, sent: bytes | memoryview | None) -> None:
-        self._pending.append((self._inbound.popleft() if self._inbound else SILENT_FRAME, _frame(sent)))
+        inbound = self._inbound.popleft() if self._inbound else SILENT_FRAME
+        self._pending.append((inbound, _frame(sent)))
         self.frames += 1
         if len(self._pending) >= FLUSH_FRAMES:
             self._flush()
+        if self.on_frame is not None:
+            self.on_frame(inbound)
 
     def _flush(self) -> None:
         chunk, self._pending = self._pending, []
         self._writes.append(_writer.submit(self._write, chunk))
         while self._writes and self._writes[0].done():
-            self._writes.popleft().result()  # surfaces a failed write
+            error = self._writes.popleft().exception()
+            if error is not None and self.error is None:  # e.g. disk full: the call goes on
+                self.error = error
+                log.error("recording to %s failed: %s", self.path, error)
 
     def _write(self, chunk: list[tuple[bytes, bytes]]) -> None:
         """Writer thread: mix or interleave a second of frames and append them to the file."""
@@ -84,8 +137,8 @@ class CallRecorder:
     def stop(self) -> float:
         """Detach from the call and finish the file (on the writer thread: `closed` tells when);
         returns the recorded seconds."""
-        if self.endpoint.sent_audio_tap == self._on_tick:
-            self.endpoint.sent_audio_tap = None
+        if _detach(self.endpoint, self._on_tick):
+            self.on_frame = None
             self.endpoint.remove_audio_tap(self._inbound.append)
             self._flush()
             self.closed = _writer.submit(self._wav.close)  # queued after this recording's writes

@@ -47,7 +47,7 @@ class MediaSession:
         self._digit_ready = asyncio.Event()  # set while a digit waits in the queue
         endpoint.add_dtmf_listener(self._on_digit)
         self._bridge: _Bridge | None = None
-        self._recorder: CallRecorder | None = None
+        self._recorders: list[CallRecorder] = []
 
     # --- playing ---------------------------------------------------------------------------
 
@@ -141,15 +141,17 @@ class MediaSession:
     # --- recording -------------------------------------------------------------------------
 
     def record(self, path: str | Path, direction: Direction = "both", channels: int = 1) -> CallRecorder:
-        """Record to a WAV file until `recorder.stop()` (or the call ends)."""
-        self._stop_recording()
-        self._recorder = CallRecorder(self.endpoint, path, direction, channels)
-        return self._recorder
+        """Record to a WAV file until `recorder.stop()` (or the call ends). Recordings may
+        overlap (a whole-call recording and a <Record>): each has its own file."""
+        self._recorders = [r for r in self._recorders if r.closed is None]  # forget stopped ones
+        recorder = CallRecorder(self.endpoint, path, direction, channels)
+        self._recorders.append(recorder)
+        return recorder
 
     def _stop_recording(self) -> None:
-        if self._recorder is not None:
-            self._recorder.stop()
-            self._recorder = None
+        recorders, self._recorders = self._recorders, []
+        for recorder in recorders:
+            recorder.stop()
 
     # --- bridging --------------------------------------------------------------------------
 

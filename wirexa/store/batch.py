@@ -14,6 +14,13 @@ from sqlalchemy import Connection, Engine
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 Job = Callable[[Connection], Any]
+_AFTER_COMMIT = "wirexa.after_commit"
+
+
+def after_commit(conn: Connection, callback: Callable[[], None]) -> None:
+    """Run `callback` on the event loop once the Batcher transaction `conn` belongs to has
+    committed (e.g. wake the webhook worker for a callback just added to the outbox)."""
+    conn.info.setdefault(_AFTER_COMMIT, []).append(callback)
 
 
 class Batcher:
@@ -47,7 +54,10 @@ class Batcher:
             while self._pending:
                 batch = self._pending[: self.max_batch]
                 del self._pending[: self.max_batch]
-                outcomes = await loop.run_in_executor(self._thread, self._execute, [job for job, _ in batch])
+                outcomes, committed = await loop.run_in_executor(
+                    self._thread, self._execute, [job for job, _ in batch])
+                for callback in committed:
+                    callback()
                 for (_, done), (ok, value) in zip(batch, outcomes, strict=True):
                     if done is None:
                         if not ok:
@@ -57,20 +67,29 @@ class Batcher:
         finally:
             self._draining = None
 
-    def _execute(self, jobs: list[Job]) -> list[tuple[bool, Any]]:
-        """Store thread: all jobs in one transaction, or each in its own if that fails."""
+    def _execute(self, jobs: list[Job]) -> tuple[list[tuple[bool, Any]], list[Callable[[], None]]]:
+        """Store thread: all jobs in one transaction, or each in its own if that fails.
+        Also returns the after_commit callbacks of what committed."""
+        committed: list[Callable[[], None]] = []
         try:
             with self.engine.begin() as conn:
-                return [(True, job(conn)) for job in jobs]
+                conn.info.pop(_AFTER_COMMIT, None)
+                results = [(True, job(conn)) for job in jobs]
+                pending = conn.info.pop(_AFTER_COMMIT, [])
+            return results, pending
         except Exception as exc:
             if len(jobs) == 1:
-                return [(False, exc)]
-        return [self._alone(job) for job in jobs]
+                return [(False, exc)], committed
+        return [self._alone(job, committed) for job in jobs], committed
 
-    def _alone(self, job: Job) -> tuple[bool, Any]:
+    def _alone(self, job: Job, committed: list[Callable[[], None]]) -> tuple[bool, Any]:
         try:
             with self.engine.begin() as conn:
-                return True, job(conn)
+                conn.info.pop(_AFTER_COMMIT, None)
+                result = job(conn)
+                pending = conn.info.pop(_AFTER_COMMIT, [])
+            committed.extend(pending)
+            return True, result
         except Exception as exc:
             return False, exc
 

@@ -22,6 +22,11 @@ class Project:
     billing_enabled: bool
     balance: Decimal
     price_per_minute: Decimal | None
+    # Recording downloads needing Basic auth: "api" (None: the API media path only), "all", "none".
+    media_auth: str | None = None
+
+
+MEDIA_AUTH = ("api", "all", "none")
 
 
 def _project(row: object) -> Project:
@@ -35,6 +40,7 @@ def _project(row: object) -> Project:
         billing_enabled=m["billing_enabled"],
         balance=m["balance"],
         price_per_minute=m["price_per_minute"],
+        media_auth=m["media_auth"],
     )
 
 
@@ -99,8 +105,13 @@ class ProjectStore:
         billing_enabled: bool | None = None,
         balance: Decimal | None = None,
         price_per_minute: Decimal | None = None,
+        media_auth: str | None = None,
     ) -> Project | None:
         changes: dict[str, object] = {"date_updated": utcnow()}
+        if media_auth is not None:
+            if media_auth not in MEDIA_AUTH:
+                raise ValueError(f"media_auth must be one of {', '.join(MEDIA_AUTH)}")
+            changes["media_auth"] = media_auth
         if cps is not None:
             changes["cps"] = cps
         if billing_enabled is not None:

@@ -80,6 +80,9 @@ projects = Table(
     Column("balance", Numeric(14, 5), nullable=False, default=0),
     # Price per started minute; NULL means the engine default.
     Column("price_per_minute", Numeric(10, 5), nullable=True),
+    # Who must authenticate to download recordings: "api" (NULL: the /2010-04-01 media path
+    # only; the short /recordings URLs rely on unguessable sids), "all", or "none".
+    Column("media_auth", String(8), nullable=True),
 )
 
 calls = Table(
@@ -147,6 +150,36 @@ calls = Table(
     Index("ix_calls_node", "node_id"),
 )
 
+# Recordings of calls (<Record>, Record=true, <Dial record>): the WAV is written as the call
+# runs, the MP3 made from it afterwards; files live in the recordings storage by sid.
+recordings = Table(
+    "recordings",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),  # list cursor
+    Column("sid", String(34), nullable=False, unique=True),
+    Column("account_sid", String(64), ForeignKey("projects.sid"), nullable=False),
+    Column("call_sid", String(34), nullable=True),  # the parent leg for <Dial> recordings
+    Column("conference_sid", String(34), nullable=True),
+    Column("source", String(32), nullable=False),  # RecordVerb | OutboundAPI | DialVerb
+    Column("track", String(16), nullable=False),  # inbound | outbound | both
+    Column("channels", Integer, nullable=False, default=1),
+    # in-progress → processing (WAV final, MP3 being made) → completed | absent | failed
+    Column("status", String(16), nullable=False),
+    Column("start_time", UtcDateTime(), nullable=False),
+    Column("duration_ms", Integer, nullable=True),
+    Column("error_code", Integer, nullable=True),
+    Column("error_message", Text, nullable=True),
+    Column("status_callback", Text, nullable=True),
+    Column("status_callback_method", String(8), nullable=False, default="POST"),
+    Column("status_callback_event", String(64), nullable=True),  # space-separated; NULL: completed
+    Column("node_id", String(64), nullable=True),  # the engine writing it (crash recovery)
+    Column("date_created", UtcDateTime(), nullable=False),
+    Column("date_updated", UtcDateTime(), nullable=False),
+    Index("ix_recordings_account", "account_sid", "id"),
+    Index("ix_recordings_call", "call_sid", "id"),
+    Index("ix_recordings_node_status", "node_id", "status"),
+)
+
 phone_numbers = Table(
     "phone_numbers",
     metadata,
@@ -165,4 +198,46 @@ phone_numbers = Table(
     Column("date_created", UtcDateTime(), nullable=False),
     Column("date_updated", UtcDateTime(), nullable=False),
     Index("ix_phone_numbers_account", "account_sid", "id"),
+)
+
+# Callbacks to users' servers (an outbox): written in the transaction of the change that causes
+# them, delivered by wirexa/webhooks/delivery.py, kept with every attempt for the API to show.
+webhooks = Table(
+    "webhooks",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),  # delivery order
+    Column("sid", String(34), nullable=False, unique=True),
+    Column("account_sid", String(64), ForeignKey("projects.sid"), nullable=False),
+    Column("call_sid", String(34), nullable=True),  # deliveries of one call go out in order
+    Column("kind", String(32), nullable=False),  # call-status | recording-status | amd-status ...
+    Column("url", Text, nullable=False),  # may carry Twilio's #ct/#rt/#tt/#rc/#rp options
+    Column("host", String(255), nullable=False),  # a slow host is skipped while it is saturated
+    Column("method", String(8), nullable=False),
+    Column("params", Text, nullable=False),  # JSON object of the form fields
+    Column("status", String(16), nullable=False),  # pending | sending | delivered | failed
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("next_attempt_at", UtcDateTime(), nullable=False),
+    Column("lease_node", String(64), nullable=True),  # the node sending it right now
+    Column("last_status_code", Integer, nullable=True),
+    Column("last_error", Text, nullable=True),
+    Column("date_created", UtcDateTime(), nullable=False),
+    Column("date_updated", UtcDateTime(), nullable=False),
+    Index("ix_webhooks_due", "status", "next_attempt_at"),
+    Index("ix_webhooks_call", "call_sid", "id"),
+    Index("ix_webhooks_account", "account_sid", "id"),
+)
+
+webhook_attempts = Table(
+    "webhook_attempts",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("webhook_id", Integer, ForeignKey("webhooks.id", ondelete="CASCADE"), nullable=False),
+    Column("attempted_at", UtcDateTime(), nullable=False),
+    Column("status_code", Integer, nullable=True),
+    Column("error", Text, nullable=True),
+    Column("latency_ms", Integer, nullable=False),
+    Column("response_body", Text, nullable=True),  # the start of it, for the Events API
+    Column("content_type", String(255), nullable=True),
+    Column("next_attempt_at", UtcDateTime(), nullable=True),  # None: no more attempts
+    Index("ix_webhook_attempts_webhook", "webhook_id", "id"),
 )

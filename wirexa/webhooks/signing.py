@@ -20,3 +20,11 @@ def signature(auth_token: str, url: str, params: Mapping[str, str] | None = None
 def signature_headers(auth_token: str, url: str, params: Mapping[str, str] | None = None) -> dict[str, str]:
     value = signature(auth_token, url, params)
     return {"X-Twilio-Signature": value, "X-SignalWire-Signature": value}
+
+
+def validate(auth_token: str, url: str, params: Mapping[str, str] | None, received: str) -> bool:
+    """For users' backends: whether `received` (the X-Twilio-Signature or X-SignalWire-Signature
+    header) signs this request. `url` must be the URL as Wirexa called it: behind a proxy or TLS
+    terminator, rebuild it from the public scheme and host (X-Forwarded-Proto/-Host), not from
+    the address the app server sees. `params`: the POST form fields (None for a GET)."""
+    return hmac.compare_digest(signature(auth_token, url, params), received or "")

@@ -1,0 +1,176 @@
+"""The webhook outbox in the store: callbacks are enqueued inside the transaction of the change
+that causes them (so a committed change always has its callback), claimed by the delivery
+worker, and kept with every attempt for the API to show."""
+
+from __future__ import annotations
+
+import weakref
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+from urllib.parse import urlsplit
+
+import orjson
+from sqlalchemy import Connection, Engine, exists, func, insert, select, update
+from sqlalchemy.orm import aliased
+
+from wirexa.clock import utcnow
+from wirexa.sids import new_sid
+from wirexa.store.batch import after_commit
+from wirexa.store.db import transaction
+from wirexa.store.paging import cursor_page
+from wirexa.store.tables import webhook_attempts, webhooks
+
+PENDING, SENDING, DELIVERED, FAILED = "pending", "sending", "delivered", "failed"
+_INSERT = insert(webhooks)
+_INSERT_ATTEMPT = insert(webhook_attempts)
+_earlier = aliased(webhooks)
+# Per database: what to wake (the delivery worker) once a transaction that enqueued commits.
+_subscribers: weakref.WeakKeyDictionary[Engine, list[Callable[[], None]]] = weakref.WeakKeyDictionary()
+
+
+def subscribe(engine: Engine, callback: Callable[[], None]) -> None:
+    _subscribers.setdefault(engine, []).append(callback)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """One attempt's result, as the delivery worker saw it."""
+
+    webhook_id: int
+    attempted_at: datetime
+    latency_ms: int
+    status_code: int | None
+    error: str | None
+    response_body: str | None
+    content_type: str | None
+    # None: this was the last attempt (delivered, or given up); else when to try again.
+    next_attempt_at: datetime | None
+    delivered: bool
+
+
+def enqueue(conn: Connection, *, account_sid: str, call_sid: str | None, kind: str, url: str, method: str,
+            params: dict[str, str]) -> str:
+    """Add a callback to the outbox in the caller's transaction; returns its sid."""
+    now = utcnow()
+    sid = new_sid("WH")
+    conn.execute(_INSERT, {
+        "sid": sid, "account_sid": account_sid, "call_sid": call_sid, "kind": kind, "url": url,
+        "host": (urlsplit(url).hostname or "").lower(), "method": method.upper(),
+        "params": orjson.dumps(params).decode(), "status": PENDING, "attempts": 0,
+        "next_attempt_at": now, "lease_node": None, "last_status_code": None, "last_error": None,
+        "date_created": now, "date_updated": now,
+    })
+    _wake_after_commit(conn)
+    return sid
+
+
+def _wake_after_commit(conn: Connection) -> None:
+    for callback in _subscribers.get(conn.engine, ()):
+        after_commit(conn, callback)
+
+
+def count(conn: Connection, call_sid: str, kind: str) -> int:
+    """How many callbacks of `kind` a call has had (status callbacks' SequenceNumber)."""
+    return int(conn.execute(
+        select(func.count()).select_from(webhooks).where(webhooks.c.call_sid == call_sid, webhooks.c.kind == kind)
+    ).scalar_one())
+
+
+class WebhookStore:
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    def claim_due(self, node_id: str, limit: int, per_host: int, in_flight: Mapping[str, int],
+                  conn: Connection | None = None) -> list[dict[str, Any]]:
+        """Due pending callbacks, oldest first, marked as being sent by `node_id`: at most one
+        per call at a time (a call's callbacks go out in order), and per host no more than
+        `per_host` minus what is `in_flight` to it (a slow host cannot take every slot)."""
+        w = webhooks.c
+        earlier_open = exists().where(
+            _earlier.c.call_sid == w.call_sid, _earlier.c.id < w.id,
+            _earlier.c.status.in_((PENDING, SENDING)))
+        due = (select(w.id, w.host, func.row_number().over(partition_by=w.host, order_by=w.id).label("nth"))
+               .where(w.status == PENDING, w.next_attempt_at <= utcnow(), ~earlier_open).subquery())
+        candidates = select(due.c.id, due.c.host).where(due.c.nth <= per_host).order_by(due.c.id)
+        with transaction(self.engine, conn) as c:
+            room = {}
+            ids = []
+            for row_id, host in c.execute(candidates):
+                left = room.setdefault(host, per_host - in_flight.get(host, 0))
+                if left > 0:
+                    room[host] = left - 1
+                    ids.append(row_id)
+                    if len(ids) >= limit:
+                        break
+            if not ids:
+                return []
+            # The status condition makes a row another node claimed meanwhile drop out.
+            rows = c.execute(
+                update(webhooks).where(w.id.in_(ids), w.status == PENDING)
+                .values(status=SENDING, lease_node=node_id, date_updated=utcnow())
+                .returning(*webhooks.c)
+            ).all()
+        return sorted((dict(r._mapping) for r in rows), key=lambda r: r["id"])
+
+    def record(self, outcomes: list[Outcome], conn: Connection | None = None) -> None:
+        """Store attempts and move each callback on: delivered, pending again, or failed."""
+        with transaction(self.engine, conn) as c:
+            for o in outcomes:
+                c.execute(_INSERT_ATTEMPT, {
+                    "webhook_id": o.webhook_id, "attempted_at": o.attempted_at, "status_code": o.status_code,
+                    "error": o.error, "latency_ms": o.latency_ms, "response_body": o.response_body,
+                    "content_type": o.content_type, "next_attempt_at": o.next_attempt_at,
+                })
+                status = DELIVERED if o.delivered else (PENDING if o.next_attempt_at else FAILED)
+                c.execute(
+                    update(webhooks).where(webhooks.c.id == o.webhook_id).values(
+                        status=status, attempts=webhooks.c.attempts + 1, lease_node=None,
+                        next_attempt_at=o.next_attempt_at or o.attempted_at,
+                        last_status_code=o.status_code, last_error=o.error, date_updated=utcnow()))
+
+    def release(self, node_id: str, conn: Connection | None = None) -> int:
+        """Callbacks this node was sending when it stopped (a crash): pending again, so they
+        are sent (at least once) after the restart."""
+        with transaction(self.engine, conn) as c:
+            return c.execute(
+                update(webhooks).where(webhooks.c.status == SENDING, webhooks.c.lease_node == node_id)
+                .values(status=PENDING, lease_node=None, date_updated=utcnow())
+            ).rowcount
+
+    def resend(self, account_sid: str, sid: str, conn: Connection | None = None) -> dict[str, Any] | None:
+        """Send a delivered or failed callback again, now. None if there is no such callback
+        or it is still on its way."""
+        with transaction(self.engine, conn) as c:
+            row = c.execute(
+                update(webhooks).where(webhooks.c.sid == sid, webhooks.c.account_sid == account_sid,
+                                       webhooks.c.status.in_((DELIVERED, FAILED)))
+                .values(status=PENDING, next_attempt_at=utcnow(), date_updated=utcnow())
+                .returning(*webhooks.c)
+            ).first()
+            if row is not None:
+                _wake_after_commit(c)
+        return dict(row._mapping) if row else None
+
+    def page(self, account_sid: str, limit: int, *, call_sid: str | None = None, status: str | None = None,
+             before_id: int | None = None, after_id: int | None = None, offset: int = 0) -> list[dict[str, Any]]:
+        """Newest first (store/paging cursors), each with its attempts, oldest first, under
+        "attempts_log" and its params decoded."""
+        w = webhooks.c
+        query = select(webhooks).where(w.account_sid == account_sid)
+        if call_sid is not None:
+            query = query.where(w.call_sid == call_sid)
+        if status is not None:
+            query = query.where(w.status == status)
+        rows = cursor_page(self.engine, webhooks, query, limit, before_id=before_id, after_id=after_id, offset=offset)
+        by_id: dict[int, list[dict[str, Any]]] = {r["id"]: [] for r in rows}
+        if rows:
+            with self.engine.connect() as c:
+                for a in c.execute(select(webhook_attempts).where(webhook_attempts.c.webhook_id.in_(list(by_id)))
+                                   .order_by(webhook_attempts.c.id)):
+                    by_id[a.webhook_id].append(dict(a._mapping))
+        for r in rows:
+            r["attempts_log"] = by_id[r["id"]]
+            r["params"] = orjson.loads(r["params"])
+        return rows
