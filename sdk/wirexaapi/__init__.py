@@ -5,7 +5,13 @@
     client = Client("project_id", "api_token", signalwire_space_url="wirexaapi.com")
     call = client.calls.create(to="+15551234567", from_="+15559876543",
                                url="https://your-backend.com/voice")
-    client.calling.play(call_id, play=[{"type": "tts", "text": "Hello!"}])
+    print(call.sid, call.status)          # CA... queued
+
+    leg = client.calling.dial(from_="+15559876543", to="+15551234567",
+                              url="https://your-backend.com/voice")
+    client.calling.play(leg["id"], play=[{"type": "tts", "text": "Hello!"}])
+
+See README.md; `client.calling` is documented in `wirexaapi.calling`.
 """
 
 from wirexaapi.calling import CallingNamespace

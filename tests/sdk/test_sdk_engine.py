@@ -2,9 +2,10 @@
 
 The quick starts of seeds 000 and 001 run as the seeds print them (settings.json included), in
 their own Python process with only the credentials, the space and the URLs/numbers filled in:
-the call is placed, the sandbox phone rings and answers, Wirexa runs the backend's LaML, the call
-completes, and the SDK reads the result. Then the rest of what the seeds show (every create
-parameter, update, delete, list/stream, incoming numbers, recordings) and the errors.
+the call is placed, the sandbox phone rings and answers, Wirexa runs the backend's LaML and
+sends the status callbacks asked for, the call completes, and the SDK reads the result. Then
+the rest of what the seeds show (every create parameter, update, delete, list/stream, incoming
+numbers, recordings: skipped while the engine has no Recordings API) and the errors.
 
 The Calling API endpoint (`POST /api/calling/calls`, issue 8) does not exist yet: for now the
 SDK is only checked to raise its clear exception on the engine's 404. Live `client.calling`
@@ -25,7 +26,7 @@ from typing import Any
 
 import httpx
 import pytest
-from twilio.base.exceptions import TwilioRestException
+from twilio.base.exceptions import TwilioException, TwilioRestException
 
 from engine_support import RunningEngine, call_engine_settings, free_port
 from laml_backend import HOLD, Backend, Received
@@ -152,6 +153,12 @@ def follow(client: Client, sid: str, timeout: float = 60) -> tuple[Any, list[str
         time.sleep(0.05)
 
 
+def page_error(exc: TwilioException) -> tuple[int, int | None]:
+    """(HTTP status, Wirexa code) of twilio's "Unable to fetch page" error."""
+    response = exc.args[1]
+    return response.status_code, json.loads(response.text).get("code")
+
+
 def phone_record(server: RunningEngine, number: str) -> dict[str, Any]:
     """The sandbox phone's side of the latest call to `number`."""
     assert server.engine.sandbox is not None
@@ -196,6 +203,9 @@ def test_seed_000_quick_start(server: RunningEngine, client: Client, backend: Ba
     (voice,) = backend.requests("/voice")
     assert voice.method == "POST" and voice.form["CallSid"] == sid and voice.form["To"] == HUMAN
     assert backend.requests("/gather") == []
+    # No status_callback_event: only "completed" is sent to status_callback, as Twilio does.
+    (status_cb,) = backend.wait_for("/status", call_sid=sid)
+    assert status_cb.form["CallStatus"] == "completed" and int(status_cb.form["CallDuration"]) >= 1
 
 
 def test_seed_001_quick_start_with_settings_json(server: RunningEngine, client: Client, backend: Backend,
@@ -221,6 +231,9 @@ def test_seed_001_quick_start_with_settings_json(server: RunningEngine, client: 
     assert xml.form["CallSid"] == sid
     gathered = backend.wait_for("/gather", call_sid=sid)
     assert [g.form["Digits"] for g in gathered] == ["1"], phone["events"]
+    # The status_callback_event the snippet asked for: initiated, ringing (it rang), completed.
+    events = backend.wait_for("/status", call_sid=sid, count=3)
+    assert sorted(e.form["CallStatus"] for e in events) == ["completed", "initiated", "ringing"]
     stored = server.engine.calls.get(server.project.sid, sid)
     assert stored is not None and stored["record"] and stored["machine_detection"] == "Enable"
     assert stored["status_callback_event"] == "initiated ringing completed"
@@ -287,7 +300,7 @@ def test_list_and_stream_page_through_the_engine(client: Client) -> None:
     streamed = [c.sid for c in client.calls.stream(to=BUSY, page_size=2, limit=3)]
     assert len(streamed) == 3 and set(streamed) <= set(listed)
     page = client.calls.page(to=BUSY, page_size=2)
-    assert len(page) == 2 and page.next_page() is not None
+    assert len(list(page)) == 2 and page.next_page() is not None
 
 
 def test_incoming_phone_numbers(client: Client) -> None:
@@ -307,8 +320,8 @@ def test_incoming_phone_numbers(client: Client) -> None:
 def test_recordings_of_a_recorded_call(server: RunningEngine, client: Client) -> None:
     try:
         client.recordings.list(limit=1)
-    except TwilioRestException as exc:
-        if exc.status == 404:
+    except TwilioException as exc:
+        if page_error(exc)[0] == 404:
             pytest.skip("the engine has no Recordings API yet (issue 6); request shapes are covered by "
                         "test_sdk_rest_wire.py::test_recordings_list_fetch_delete_and_under_a_call")
         raise
@@ -323,6 +336,11 @@ def test_recordings_of_a_recorded_call(server: RunningEngine, client: Client) ->
     assert rec.sid in {r.sid for r in client.recordings.list(call_sid=call.sid)}
     assert client.recordings(rec.sid).fetch().call_sid == call.sid
     assert client.calls(call.sid).recordings(rec.sid).fetch().sid == rec.sid
+    # A recording can be deleted once its files are done ("processing" → "completed").
+    deadline = time.monotonic() + 30
+    while (fetched := client.recordings(rec.sid).fetch()).status != "completed" and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert fetched.status == "completed" and int(fetched.duration) >= 1
     assert client.recordings(rec.sid).delete() is True
     with pytest.raises(TwilioRestException) as caught:
         client.recordings(rec.sid).fetch()
@@ -341,10 +359,17 @@ def test_bad_credentials_are_401_code_20003(server: RunningEngine) -> None:
     with pytest.raises(TwilioRestException) as caught:
         wrong_token.calls.create(to=HUMAN, from_="+15559876543", twiml=HOLD)
     assert (caught.value.status, caught.value.code, caught.value.method) == (401, 20003, "POST")
+    assert "Authenticate" in caught.value.msg
     unknown = Client("no-such-project", "whatever", signalwire_space_url=server.base_url)
     with pytest.raises(TwilioRestException) as caught:
+        unknown.calls("CA" + "0" * 32).fetch()
+    assert (caught.value.status, caught.value.code, caught.value.method) == (401, 20003, "GET")
+    # A list page that fails is twilio's plain TwilioException("Unable to fetch page", response),
+    # in twilio and SignalWire's SDKs alike; the response still carries the status and the code.
+    with pytest.raises(TwilioException) as listed:
         unknown.calls.list(limit=1)
-    assert (caught.value.status, caught.value.code) == (401, 20003)
+    assert not isinstance(listed.value, TwilioRestException)
+    assert page_error(listed.value) == (401, 20003)
 
 
 @pytest.mark.parametrize(("to", "from_", "code"), [
