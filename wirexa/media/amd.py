@@ -16,11 +16,13 @@ runs on the media loop for every inbound frame and replays the same way offline
 
 A frame is speech when it is (1) well above the line's noise floor (the minimum frame level of the
 last second: stationary line noise never is, and WebRTC VAD alone calls loud noise speech),
-(2) not tonal (one or two spectral peaks holding most of the energy: beeps, DTMF, fax tones,
-which WebRTC VAD calls speech too), and (3) speech to WebRTC VAD. Speech starts with 3 such
-frames out of 5; a single stray frame neither starts nor prolongs it. The spectrum (one 320-point
-FFT over the last 40 ms) is only computed for frames above the noise gate, so silence costs
-~5 us a frame and speech ~30 us.
+(2) within 15 dB of the talker's loudest (people talking in the background are not the callee),
+(3) not a tone (a DTMF pair, a pure tone or a steady single one holding most of the energy above
+the noise: beeps, keys and fax tones, which WebRTC VAD calls speech too), and (4) speech to WebRTC
+VAD (or, inside an utterance, 8 dB above the floor: the VAD's most aggressive mode drops speech in
+noise). Speech starts with 3 such frames out of 5, one of them at -40 dBFS or more; a single
+stray frame neither starts nor prolongs it. The spectrum (one 320-point FFT over the last 40 ms)
+is only computed for frames above the noise gate: silence costs ~5 us a frame, speech ~40 us.
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ import numpy as np
 import webrtcvad
 
 from .codecs import FRAME_BYTES, FRAME_MS, FRAME_SAMPLES, SAMPLE_RATE, audioop
+from .dtmf import COL_HZ, ROW_HZ
 
 ENABLE = "Enable"
 DETECT_MESSAGE_END = "DetectMessageEnd"
@@ -120,14 +123,19 @@ GATE_ON = 10 ** (8 / 20)  # speech starts with frames at least 8 dB above the no
 GATE_HOLD = 10 ** (4 / 20)  # and goes on with frames at least 4 dB above it
 FOREGROUND = 10 ** (-15 / 20)  # speech frames are within 15 dB of the talker's loudest (babble is not)
 RESTART = 10 ** (10 / 20)  # a talker 10 dB louder than what started the utterance starts a new one
+PEAK_LAG = 5  # frames (a syllable's rise)
 PEAK_DECAY = 10 ** (-1 / 20 / (1000 / FRAME_MS))  # the loudest level fades by 1 dB a second
 FLOOR_BLOCK = 10  # the floor is the minimum over FLOOR_BLOCKS blocks of FLOOR_BLOCK frames (~1 s)
 FLOOR_BLOCKS = 5
-TONAL = 0.85  # two spectral peaks holding this share of the energy: a tone (DTMF, beep), not speech
+TONAL = 0.85  # a DTMF pair holding this share of the energy: not speech
 SINGLE = 0.85  # one peak holding this share: a single tone (beep, fax)
+PURE = 0.97  # one peak holding this share: a pure tone, never speech
+STEADY_FRAMES = 3  # a single tone steady for 60 ms is not speech either
+NOISE_SHARE_MAX = 1.5  # the line noise discounted from a spectrum: at most a third of it
 ONSET_FRAMES, ONSET_WINDOW = 3, 5  # speech starts with 3 speech frames out of 5
-HOLD_FRAMES = 2  # a speech frame extends an utterance if another one is among the last 3
+ONSET_LEVEL = 32768 * 10 ** (-40 / 20)  # one of them reaching -40 dBFS: talking into the phone
 BEEP_MIN_MS = 200  # a steady single tone this long is a beep (a vowel: <= 160 ms)
+BEEP_MAX_MS = 5000  # a tone this long is part of the line (hum, a stuck tone): waited for no more
 BEEP_LOW_HZ, BEEP_HIGH_HZ = 380.0, 2150.0
 BEEP_TOLERANCE_HZ = 15.0  # a beep's frequency is steady (a voice's glides)
 CNG_HZ, CNG_MIN_MS = 1100.0, 400  # T.30 calling tone: 0.5 s bursts
@@ -138,6 +146,15 @@ _WINDOW = np.hanning(2 * FRAME_SAMPLES)
 # Power of white noise of RMS 1 in the windowed 40 ms spectrum (sum over the rfft bins).
 _NOISE_POWER = FRAME_SAMPLES * float((_WINDOW**2).sum())
 _BIN_HZ = SAMPLE_RATE / (2 * FRAME_SAMPLES)  # 25 Hz
+
+
+def _bins_near(table: tuple[float, ...]) -> frozenset[int]:
+    """The spectrum bins within one bin (25 Hz) of the frequencies of `table`."""
+    return frozenset(k for f in table for k in range(int(f // _BIN_HZ), int(f // _BIN_HZ) + 2))
+
+
+_ROW_BINS = _bins_near(ROW_HZ)
+_COL_BINS = _bins_near(COL_HZ)
 
 
 @dataclass
@@ -168,11 +185,13 @@ class AmdDetector:
         self._prev_loud = False
         # Noise floor: minimum frame RMS per block of frames, over the last few blocks.
         self._blocks: deque[float] = deque(maxlen=FLOOR_BLOCKS)
+        self._blocks_min = math.inf  # min(self._blocks)
         self._block_min = math.inf
         self._block_n = 0
         # Speech.
-        self._recent: deque[bool] = deque(maxlen=ONSET_WINDOW)  # speech frames, newest last
-        self._peak = 0.0  # the loudest speech frame's level, fading
+        self._recent: deque[float] = deque(maxlen=ONSET_WINDOW)  # speech frames' levels (0: not speech)
+        self._peak = 0.0  # the loudest speech frame's level, fading, as of PEAK_LAG frames ago
+        self._levels: deque[float] = deque(maxlen=PEAK_LAG)  # the latest speech frames' levels
         self._speech_start_ms: int | None = None  # the first utterance's start
         self._last_speech_ms = 0  # end of the last frame that was speech
         self._speech_frames = 0  # speech frames since the utterance began
@@ -224,13 +243,12 @@ class AmdDetector:
         loud = level > MIN_LEVEL and level > floor * (GATE_HOLD if talking else GATE_ON)
         speech = False
         single_hz = 0.0
+        dtmf = pure = analysed = False
         if loud or (self._tone is not None and level > MIN_LEVEL):
             x = np.frombuffer(frame, dtype="<i2").astype(np.float64)
-            tonal, single_hz = self._spectrum(x, floor)
+            dtmf, single_hz, pure = self._spectrum(x, floor)
             self._prev = x
-            self._prev_loud = True
-            voiced = vad_speech or (talking and level > floor * GATE_ON)
-            speech = loud and voiced and not tonal and level >= self._peak * FOREGROUND
+            self._prev_loud = analysed = True
         elif self._prev_loud:
             self._prev = np.zeros(FRAME_SAMPLES)
             self._prev_loud = False
@@ -242,24 +260,36 @@ class AmdDetector:
         if decided is not None:
             return decided
 
-        self._recent.append(speech)
+        if analysed and loud and not dtmf and not pure and level >= self._peak * FOREGROUND:
+            # A vowel can be one strong harmonic for a frame or two; a tone stays.
+            steady = single_hz and self._tone is not None and self._tone.frames >= STEADY_FRAMES
+            voiced = vad_speech or (talking and level > floor * GATE_ON)
+            speech = voiced and not steady
+        recent = self._recent
+        recent.append(level if speech else 0.0)
         if speech:
             if (talking and self.machine_start_ms is None and self._peak
                     and level > self._peak * RESTART):
                 # Someone far louder than what was heard so far (the callee over a TV): their
                 # utterance is the one that counts.
-                self._speech_start_ms, self._speech_frames = now - FRAME_MS, 0
-            self._peak = max(self._peak, level)
+                self._speech_start_ms = now - FRAME_MS * ONSET_WINDOW
+                self._speech_frames = 0
+            if len(self._levels) == PEAK_LAG:  # lagging: a talker's own onset is not "louder"
+                self._peak = max(self._peak, self._levels[0])
+            self._levels.append(level)
         if not talking:
-            if sum(self._recent) >= ONSET_FRAMES:
-                self._speech_start_ms = now - FRAME_MS * len(self._recent)
+            heard = len(recent) - recent.count(0.0)
+            if heard >= ONSET_FRAMES and max(recent) >= ONSET_LEVEL:
+                self._speech_start_ms = now - FRAME_MS * len(recent)
                 self._last_speech_ms = now
-                self._speech_frames = sum(self._recent)
-        elif speech and sum(list(self._recent)[-3:]) >= HOLD_FRAMES:
+                self._speech_frames = heard
+        elif speech and len(recent) >= 3 and (recent[-2] or recent[-3]):
             self._last_speech_ms = now
             self._speech_frames += 1
 
         p = self.params
+        # A tone that may still turn out to be a beep holds the silence timers.
+        tone_pending = self._tone is not None and self._tone.frames * FRAME_MS < BEEP_MAX_MS
         if self.machine_start_ms is None:
             if self._speech_start_ms is None:
                 if now >= p.silence_timeout_ms:
@@ -269,9 +299,9 @@ class AmdDetector:
                 if span >= p.speech_threshold_ms:
                     voiced = self._speech_frames * FRAME_MS / max(span, 1)
                     return self._machine(min(0.95, 0.7 + 0.3 * voiced))
-                if now - self._last_speech_ms >= p.speech_end_threshold_ms and self._tone is None:
+                if now - self._last_speech_ms >= p.speech_end_threshold_ms and not tone_pending:
                     return self._decide(HUMAN, round(0.6 + 0.35 * (1 - span / p.speech_threshold_ms), 2))
-        elif self._beep_start_ms is None and self._tone is None:
+        elif self._beep_start_ms is None and not tone_pending:
             if now - max(self._last_speech_ms, self.machine_start_ms) >= p.speech_end_threshold_ms:
                 return self._decide(MACHINE_END_SILENCE, 0.85)
         if now >= p.timeout_ms:
@@ -281,40 +311,46 @@ class AmdDetector:
     def _floor(self) -> float:
         """The line's noise floor: the lowest frame level of the last ~second (minimum
         statistics), 0 before any frame."""
-        floor = min(self._blocks, default=math.inf)
-        floor = min(floor, self._block_min)
+        floor = min(self._blocks_min, self._block_min)
         return floor if floor != math.inf else 0.0
 
     def _add_to_floor(self, level: float) -> None:
-        self._block_min = min(self._block_min, level)
+        if level < self._block_min:
+            self._block_min = level
         self._block_n += 1
         if self._block_n == FLOOR_BLOCK:
             self._blocks.append(self._block_min)
+            self._blocks_min = min(self._blocks)
             self._block_min, self._block_n = math.inf, 0
 
-    def _spectrum(self, x: np.ndarray, floor: float) -> tuple[bool, float]:
-        """(tonal: two peaks hold most of the energy above the line noise, the frequency of a
-        single dominant tone or 0)."""
+    def _spectrum(self, x: np.ndarray, floor: float) -> tuple[bool, float, bool]:
+        """(a DTMF pair holds most of the energy, the frequency of a single dominant tone or 0,
+        that tone is pure: nothing else is heard)."""
         p = np.fft.rfft(np.concatenate((self._prev, x)) * _WINDOW)
         p = p.real * p.real + p.imag * p.imag
-        total = float(p.sum())
-        # The line's noise is spread over every bin: what it adds is not the sound's.
-        total = max(total - floor * floor * _NOISE_POWER, 0.4 * total) or 1.0
+        raw = float(p.sum()) or 1.0
+        # The line's noise is spread over every bin: what it adds is not the tone's (counted
+        # for at most a third of the energy, so that speech in noise does not look tonal).
+        total = max(raw - floor * floor * _NOISE_POWER, raw / NOISE_SHARE_MAX)
         k = int(p.argmax())
         lo, hi = max(0, k - 2), k + 3
         first = float(p[lo:hi].sum())
         if first >= SINGLE * total:
             # Parabolic interpolation of the peak on log power: ~2 Hz, not the 25 Hz bins.
+            hz = float(k)
             if 0 < k < len(p) - 1:
                 a, b, c = np.log(p[k - 1 : k + 2] + 1e-12)
                 den = a - 2 * b + c
-                k = k + (0.5 * (a - c) / den if den else 0.0)
-            return True, k * _BIN_HZ
+                hz = k + (0.5 * (a - c) / den if den else 0.0)
+            return False, hz * _BIN_HZ, first >= PURE * total
+        if k not in _ROW_BINS and k not in _COL_BINS:
+            return False, 0.0, False
         rest = p.copy()
         rest[lo:hi] = 0
         k2 = int(rest.argmax())
         second = float(rest[max(0, k2 - 2) : k2 + 3].sum())
-        return first + second >= TONAL * total, 0.0
+        low, high = min(k, k2), max(k, k2)
+        return first + second >= TONAL * total and low in _ROW_BINS and high in _COL_BINS, 0.0, False
 
     def _follow_tone(self, hz: float, now: int) -> AmdResult | None:
         """Single tones: beeps (their end, in DetectMessageEnd) and fax tones."""
