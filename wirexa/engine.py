@@ -40,6 +40,9 @@ from wirexa.store.db import make_engine, migrate
 from wirexa.store.numbers import NumberStore
 from wirexa.store.projects import Project, ProjectStore
 from wirexa.tts.chain import TtsChain
+from wirexa.recordings.service import RecordingService
+from wirexa.recordings.storage import LocalStorage
+from wirexa.store.recordings import RecordingStore
 from wirexa.webhooks.delivery import WebhookDelivery
 from wirexa.webhooks.outbox import WebhookStore, subscribe
 
@@ -66,18 +69,20 @@ class Engine:
         # All store writes of the call engine, the queue and call creation go through one
         # batching thread.
         self.store = Batcher(self.db)
-        # Requests to users' servers (LaML documents, <Play> audio, webhooks) and to TTS
-        # providers; Twilio's limits: 5 s to connect, 15 s to read.
+        # Requests to users' servers (LaML documents, <Play> audio) and to TTS providers;
+        # Twilio's limits: 5 s to connect, 15 s to read. Webhooks have their own client.
         self.http = httpx.AsyncClient(timeout=httpx.Timeout(15.0, connect=5.0), follow_redirects=True,
                                       limits=httpx.Limits(max_connections=None, max_keepalive_connections=200))
         self.webhooks = WebhookStore(self.db)
         self.delivery = WebhookDelivery(
-            self.webhooks, self.store, self.http, self._auth_token, node_id=settings.node_id,
+            self.webhooks, self.store, self._auth_token, node_id=settings.node_id,
             retry_delays=settings.webhook_retry_schedule(), retry_on=settings.webhook_retry_on(),
             concurrency=settings.webhook_concurrency, per_host=settings.webhook_per_host,
             poll_interval=settings.webhook_poll_interval,
         )
-        subscribe(self.db, self.delivery.notify)
+        subscribe(self.db, self.delivery)
+        self.recordings = RecordingService(settings, RecordingStore(self.db), LocalStorage(settings.recordings_path),
+                                           self.store)
         self.queue = OutboundQueue(
             self.calls, self.projects, self._dial, self.store,
             node_id=settings.node_id,
@@ -96,6 +101,7 @@ class Engine:
             webhooks=self.webhooks,
             resend_webhook=lambda account, sid: self.store.run(partial(self.webhooks.resend, account, sid)),
         )
+        self.api_context.recordings = self.recordings
         self.app = create_app(self.api_context)
 
     def ensure_default_project(self) -> tuple[Project, bool]:
@@ -147,10 +153,14 @@ class Engine:
         self.sip = SipEngine(s.sip_host, s.sip_port, on_invite=self._on_invite)
         self.runner = CallRunner(s, self.calls, self.numbers, self.sip, self.trunk(), clock, ports, self.store)
         self.runner.flow = self.flow or self._laml_flow(self.runner)
+        self.runner.on_answer = self.recordings.on_answer
         await self.sip.start()
         closed = await self.runner.recover()
         if closed:
             log.warning("closed out %d call(s) left unfinished by a previous run of node %s", closed, s.node_id)
+        repaired = await self.recordings.recover()
+        if repaired:
+            log.warning("finishing %d recording(s) left unfinished by a previous run of node %s", repaired, s.node_id)
         self.live = self.call_service.live = self.runner
         self.api_context.sip_status = self._sip_status
 
@@ -164,6 +174,7 @@ class Engine:
             report_error=self._report_call_error,
             auth_token=self._auth_token,
             load_call=lambda sid: self.store.run(partial(self.calls.get_by_sid, sid)),
+            recordings=self.recordings,
         ))
 
     def _report_call_error(self, sid: str, code: int, message: str) -> None:
@@ -187,6 +198,7 @@ class Engine:
     async def stop_call_engine(self) -> None:
         if self.runner is not None:
             await self.runner.shutdown()
+        await self.recordings.close()  # recordings of the calls just ended: WAV and MP3 finished
         if self.sip is not None:
             await self.sip.stop()
         if self.sandbox is not None:

@@ -1,20 +1,25 @@
 """The webhook delivery worker: sends what the outbox holds, signed, with Twilio's per-URL
 options; retries on the configured schedule; never lets one slow host hold up the others
-(no host gets more than `per_host` requests in flight)."""
+(no host gets more than `per_host` requests in flight).
+
+HTTP goes through aiohttp rather than the httpx used for documents: measured here against one
+local receiver, httpx managed 700 requests/s one at a time and fell to 220-300/s at 16-64 in
+flight (p50 40-160 ms), while aiohttp kept 2,000-2,700/s with p50 2-15 ms."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
 import time
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from functools import partial
 from typing import Any
 
-import httpx
+import aiohttp
 import orjson
+from yarl import URL
 
 from wirexa.clock import utcnow
 from wirexa.laml.documents import USER_AGENT, with_query
@@ -28,13 +33,13 @@ BODY_KEPT = 1000  # characters of each response kept for the Events API
 
 
 class WebhookDelivery:
-    def __init__(self, store: WebhookStore, batcher: Batcher, http: httpx.AsyncClient,
+    def __init__(self, store: WebhookStore, batcher: Batcher,
                  auth_token: Callable[[str], Awaitable[str]], *, node_id: str, retry_delays: list[float],
                  retry_on: frozenset[str], concurrency: int = 200, per_host: int = 16,
                  poll_interval: float = 1.0) -> None:
         self.store = store
         self.batcher = batcher
-        self.http = http
+        self._http: aiohttp.ClientSession | None = None  # made in run(): it needs the loop
         self.auth_token = auth_token
         self.node_id = node_id
         self.retry_delays = retry_delays or [60.0]
@@ -44,17 +49,41 @@ class WebhookDelivery:
         self.poll_interval = poll_interval
         self._wake = asyncio.Event()
         self._in_flight: Counter[str] = Counter()  # host → requests being sent
+        # Callbacks handed over at commit that found their host (or every slot) busy.
+        self._held: dict[str, deque[dict[str, Any]]] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         self._claiming = False
+        self._outcomes: list[Outcome] = []  # attempts not written yet (see _flush)
 
     def notify(self) -> None:
         """Something was added to the outbox (or a callback finished): look again now."""
         self._wake.set()
 
+    def take(self, row: dict[str, Any]) -> None:
+        """A callback the outbox leased to this node at commit: send it now, or as soon as its
+        host has a free slot."""
+        if self._has_room(row["host"]) and not self._held.get(row["host"]):
+            self._start(row)
+        else:
+            self._held.setdefault(row["host"], deque()).append(row)
+
+    def _has_room(self, host: str) -> bool:
+        return self._in_flight[host] < self.per_host and sum(self._in_flight.values()) < self.concurrency
+
+    def _start_held(self) -> None:
+        for host in list(self._held):
+            queue = self._held[host]
+            while queue and self._has_room(host):
+                self._start(queue.popleft())
+            if not queue:
+                del self._held[host]
+
     async def run(self) -> None:
         released = await self.batcher.run(partial(self.store.release, self.node_id))
         if released:
             log.warning("%d webhook(s) were being sent when this node stopped: sending them again", released)
+        # Limits are ours (concurrency, per_host), not the connector's.
+        self._http = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0, limit_per_host=0))
         try:
             while True:
                 self._wake.clear()
@@ -80,6 +109,7 @@ class WebhookDelivery:
             for task in list(self._tasks):
                 task.cancel()
             # Left as `sending`: released (and sent again) when this node starts next.
+            await self._http.close()
 
     async def drain(self, timeout: float) -> None:
         """A graceful stop: give what is due (the last calls' completed callbacks) up to
@@ -88,7 +118,7 @@ class WebhookDelivery:
         deadline = loop.time() + timeout
         while loop.time() < deadline:
             await asyncio.sleep(0.02)
-            if not (self._tasks or self._claiming or self._wake.is_set()):
+            if not (self._tasks or self._held or self._claiming or self._wake.is_set()):
                 return
 
     def _start(self, row: dict[str, Any]) -> None:
@@ -102,6 +132,7 @@ class WebhookDelivery:
             self._in_flight[host] -= 1
             if self._in_flight[host] <= 0:
                 del self._in_flight[host]
+            self._start_held()
             self._wake.set()
 
         task.add_done_callback(done)
@@ -122,8 +153,17 @@ class WebhookDelivery:
                 next_at = attempted_at + timedelta(seconds=delay)
             log.warning("webhook %s to %s failed (%s)%s", row["sid"], options.url, error or status,
                         f"; next attempt at {next_at:%H:%M:%S}" if next_at else "; giving up")
-        outcome = Outcome(row["id"], attempted_at, latency_ms, status, error, body, ctype, next_at, delivered)
-        await self.batcher.run(partial(self.store.record, [outcome]))
+        self._outcomes.append(Outcome(row["id"], attempted_at, latency_ms, status, error, body, ctype, next_at,
+                                      delivered))
+        if len(self._outcomes) == 1:
+            asyncio.get_running_loop().call_soon(self._flush)
+
+    def _flush(self) -> None:
+        """Write the outcomes of this loop iteration as one store job. Not awaited: a slot is
+        free once its request is done; should the engine die before this commits, those
+        callbacks are still `sending` and are sent again after the restart."""
+        outcomes, self._outcomes = self._outcomes, []
+        self.batcher.submit(partial(self.store.record, outcomes))
 
     async def _send(self, options: DeliveryOptions, method: str, params: dict[str, str], account_sid: str
                     ) -> tuple[int | None, str | None, str | None, str | None, str | None]:
@@ -136,18 +176,25 @@ class WebhookDelivery:
             target, form = options.url, params
             headers = signature_headers(token, options.url, params)
         headers["User-Agent"] = USER_AGENT
-        timeout = httpx.Timeout(options.read_timeout, connect=options.connect_timeout)
+        timeout = aiohttp.ClientTimeout(total=options.total_timeout, sock_connect=options.connect_timeout,
+                                        sock_read=options.read_timeout)
+        assert self._http is not None
         try:
-            async with asyncio.timeout(options.total_timeout):
-                response = await self.http.request(method, target, data=form, headers=headers, timeout=timeout)
-        except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
+            # encoded=True: sent byte for byte as signed (yarl would re-quote the query).
+            async with self._http.request(method, URL(target, encoded=True), data=form, headers=headers,
+                                          timeout=timeout) as response:
+                code = response.status
+                raw = await response.content.read(BODY_KEPT * 4)
+                ctype = response.headers.get("Content-Type")
+        except aiohttp.ConnectionTimeoutError:
+            return None, "timed out connecting", None, None, "ct"
+        except aiohttp.ClientConnectorError as exc:
             return None, f"cannot connect: {exc}", None, None, "ct"
-        except (TimeoutError, httpx.TimeoutException):
+        except TimeoutError:
             return None, "timed out", None, None, "rt"
-        except httpx.HTTPError as exc:
+        except aiohttp.ClientError as exc:
             return None, f"{type(exc).__name__}: {exc}", None, None, "rt"
-        code = response.status_code
-        body, ctype = response.text[:BODY_KEPT], response.headers.get("content-type")
-        if response.is_success:
+        body = raw.decode("utf-8", errors="replace")[:BODY_KEPT]
+        if 200 <= code < 300:
             return code, None, body, ctype, None
         return code, f"HTTP {code}", body, ctype, "4xx" if code < 500 else "5xx"

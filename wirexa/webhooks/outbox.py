@@ -1,18 +1,24 @@
 """The webhook outbox in the store: callbacks are enqueued inside the transaction of the change
-that causes them (so a committed change always has its callback), claimed by the delivery
-worker, and kept with every attempt for the API to show."""
+that causes them (so a committed change always has its callback), then sent by the delivery
+worker, and kept with every attempt for the API to show.
+
+Fast path: a callback whose call has no earlier one still open is written already leased to
+this node's worker and handed to it once the transaction commits (no claim query, no polling).
+Everything else (a call's later callbacks, retries, callbacks left by a crash) waits as
+`pending` for the worker's ordered claims."""
 
 from __future__ import annotations
 
 import weakref
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from functools import partial
+from typing import Any, Protocol
 from urllib.parse import urlsplit
 
 import orjson
-from sqlalchemy import Connection, Engine, exists, func, insert, select, update
+from sqlalchemy import Connection, Engine, bindparam, exists, func, insert, select, update
 from sqlalchemy.orm import aliased
 
 from wirexa.clock import utcnow
@@ -20,18 +26,40 @@ from wirexa.sids import new_sid
 from wirexa.store.batch import after_commit
 from wirexa.store.db import transaction
 from wirexa.store.paging import cursor_page
-from wirexa.store.tables import webhook_attempts, webhooks
+from wirexa.store.tables import inserted_id, webhook_attempts, webhooks
 
 PENDING, SENDING, DELIVERED, FAILED = "pending", "sending", "delivered", "failed"
 _INSERT = insert(webhooks)
 _INSERT_ATTEMPT = insert(webhook_attempts)
+_AFTER_ATTEMPT = (
+    update(webhooks).where(webhooks.c.id == bindparam("b_id"))
+    .values({**{col: bindparam(col) for col in ("status", "next_attempt_at", "last_status_code", "last_error",
+                                               "date_updated")},
+             "attempts": webhooks.c.attempts + 1, "lease_node": None})
+)
 _earlier = aliased(webhooks)
-# Per database: what to wake (the delivery worker) once a transaction that enqueued commits.
-_subscribers: weakref.WeakKeyDictionary[Engine, list[Callable[[], None]]] = weakref.WeakKeyDictionary()
+_OPEN_FOR_CALL = select(webhooks.c.id).where(
+    webhooks.c.call_sid == bindparam("call_sid"), webhooks.c.status.in_((PENDING, SENDING))).limit(1)
 
 
-def subscribe(engine: Engine, callback: Callable[[], None]) -> None:
-    _subscribers.setdefault(engine, []).append(callback)
+class Worker(Protocol):
+    """The delivery worker of this process, as the outbox sees it."""
+
+    node_id: str
+
+    def take(self, row: dict[str, Any]) -> None:
+        """Send this callback (already leased to `node_id`) now."""
+
+    def notify(self) -> None:
+        """Pending callbacks were added or released: claim again."""
+
+
+# Per database: the worker enqueued callbacks go to once their transaction commits.
+_workers: weakref.WeakKeyDictionary[Engine, Worker] = weakref.WeakKeyDictionary()
+
+
+def subscribe(engine: Engine, worker: Worker) -> None:
+    _workers[engine] = worker
 
 
 @dataclass(frozen=True)
@@ -54,21 +82,27 @@ def enqueue(conn: Connection, *, account_sid: str, call_sid: str | None, kind: s
             params: dict[str, str]) -> str:
     """Add a callback to the outbox in the caller's transaction; returns its sid."""
     now = utcnow()
-    sid = new_sid("WH")
-    conn.execute(_INSERT, {
-        "sid": sid, "account_sid": account_sid, "call_sid": call_sid, "kind": kind, "url": url,
+    worker = _workers.get(conn.engine)
+    # Handed straight to the worker unless an earlier callback of the call is still open.
+    direct = worker is not None and not (
+        call_sid and conn.execute(_OPEN_FOR_CALL, {"call_sid": call_sid}).first() is not None)
+    row = {
+        "sid": new_sid("WH"), "account_sid": account_sid, "call_sid": call_sid, "kind": kind, "url": url,
         "host": (urlsplit(url).hostname or "").lower(), "method": method.upper(),
-        "params": orjson.dumps(params).decode(), "status": PENDING, "attempts": 0,
-        "next_attempt_at": now, "lease_node": None, "last_status_code": None, "last_error": None,
-        "date_created": now, "date_updated": now,
-    })
-    _wake_after_commit(conn)
-    return sid
+        "params": orjson.dumps(params).decode(), "status": SENDING if direct else PENDING, "attempts": 0,
+        "next_attempt_at": now, "lease_node": worker.node_id if direct and worker else None,
+        "last_status_code": None, "last_error": None, "date_created": now, "date_updated": now,
+    }
+    row["id"] = inserted_id(conn.execute(_INSERT, row))
+    if worker is not None:
+        after_commit(conn, partial(worker.take, row) if direct else worker.notify)
+    return str(row["sid"])
 
 
 def _wake_after_commit(conn: Connection) -> None:
-    for callback in _subscribers.get(conn.engine, ()):
-        after_commit(conn, callback)
+    worker = _workers.get(conn.engine)
+    if worker is not None:
+        after_commit(conn, worker.notify)
 
 
 def count(conn: Connection, call_sid: str, kind: str) -> int:
@@ -115,20 +149,22 @@ class WebhookStore:
         return sorted((dict(r._mapping) for r in rows), key=lambda r: r["id"])
 
     def record(self, outcomes: list[Outcome], conn: Connection | None = None) -> None:
-        """Store attempts and move each callback on: delivered, pending again, or failed."""
+        """Store attempts and move each callback on: delivered, pending again, or failed
+        (two executemany statements for the whole batch)."""
+        now = utcnow()
         with transaction(self.engine, conn) as c:
-            for o in outcomes:
-                c.execute(_INSERT_ATTEMPT, {
-                    "webhook_id": o.webhook_id, "attempted_at": o.attempted_at, "status_code": o.status_code,
-                    "error": o.error, "latency_ms": o.latency_ms, "response_body": o.response_body,
-                    "content_type": o.content_type, "next_attempt_at": o.next_attempt_at,
-                })
-                status = DELIVERED if o.delivered else (PENDING if o.next_attempt_at else FAILED)
-                c.execute(
-                    update(webhooks).where(webhooks.c.id == o.webhook_id).values(
-                        status=status, attempts=webhooks.c.attempts + 1, lease_node=None,
-                        next_attempt_at=o.next_attempt_at or o.attempted_at,
-                        last_status_code=o.status_code, last_error=o.error, date_updated=utcnow()))
+            c.execute(_INSERT_ATTEMPT, [{
+                "webhook_id": o.webhook_id, "attempted_at": o.attempted_at, "status_code": o.status_code,
+                "error": o.error, "latency_ms": o.latency_ms, "response_body": o.response_body,
+                "content_type": o.content_type, "next_attempt_at": o.next_attempt_at,
+            } for o in outcomes])
+            c.execute(_AFTER_ATTEMPT, [{
+                "b_id": o.webhook_id,
+                "status": DELIVERED if o.delivered else (PENDING if o.next_attempt_at else FAILED),
+                "next_attempt_at": o.next_attempt_at or o.attempted_at, "last_status_code": o.status_code,
+                "last_error": o.error, "date_updated": now,
+            } for o in outcomes])
+            _wake_after_commit(c)  # a call's next callback may go now
 
     def release(self, node_id: str, conn: Connection | None = None) -> int:
         """Callbacks this node was sending when it stopped (a crash): pending again, so they
