@@ -16,9 +16,11 @@ from sqlalchemy import Connection
 
 from wirexa.calls import status as st
 from wirexa.calls.addresses import InvalidAddress, normalize
+from wirexa.calls.amd import detect, record_detection
 from wirexa.calls.negotiation import MediaParams, media_params
 from wirexa.clock import utcnow
 from wirexa.config import Settings
+from wirexa.media.amd import AmdParams
 from wirexa.media.clock import MediaClock
 from wirexa.media.ports import PortAllocator
 from wirexa.media.rtp_endpoint import RtpEndpoint
@@ -134,6 +136,9 @@ class CallRunner:
         self.ports = ports
         # What runs on calls; the engine sets it (the LaML interpreter, or a test's own).
         self.flow: CallFlow | None = None
+        # Called as each call is answered, before SendDigits and the flow (Record=true starts
+        # the whole-call recording); must not block.
+        self.on_answer: Callable[[LiveCall], None] | None = None
         self.live: dict[str, LiveCall] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         # Store work leaves the media loop; one thread keeps each call's updates in order, and
@@ -395,15 +400,32 @@ class CallRunner:
         await self._store(self._finish, live.sid, st.COMPLETED, sip_reason=reason)
 
     async def _after_answer(self, live: LiveCall) -> None:
-        """SendDigits (create parameter) go out first, then the call flow runs. Without a
+        """Answering machine detection starts (synchronous AMD holds the flow until it
+        decides), SendDigits (create parameter) go out, then the call flow runs. Without a
         flow the call stays up until either side hangs up."""
-        digits = live.call.get("send_digits")
-        if digits and live.media is not None:
-            await live.media.send_digits(digits)
-        if self.flow is not None and live.direction != CHILD_DIRECTION:
-            await self.flow.run(live)
-        else:
-            await asyncio.Event().wait()
+        if self.on_answer is not None:
+            self.on_answer(live)
+        amd = AmdParams.from_call(live.call) if live.media is not None else None
+        detection = asyncio.ensure_future(self._detect(live, amd)) if amd is not None else None
+        try:
+            if detection is not None and not live.call.get("async_amd"):
+                await detection
+            digits = live.call.get("send_digits")
+            if digits and live.media is not None:
+                await live.media.send_digits(digits)
+            if self.flow is not None and live.direction != CHILD_DIRECTION:
+                await self.flow.run(live)
+            else:
+                await asyncio.Event().wait()
+        finally:
+            if detection is not None:
+                detection.cancel()
+
+    async def _detect(self, live: LiveCall, params: AmdParams) -> None:
+        assert live.media is not None
+        detection = await detect(live.media, params)
+        live.call = {**live.call, "answered_by": detection.result.answered_by, "amd": detection.params()}
+        await self._store(record_detection, self.calls, dict(live.call), detection)
 
     # --- inbound ---------------------------------------------------------------------------
 

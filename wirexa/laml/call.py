@@ -66,7 +66,9 @@ class LamlCall:
         }
         if call.get("parent_call_sid"):
             out["ParentCallSid"] = call["parent_call_sid"]
-        if call.get("answered_by"):
+        if call.get("amd"):  # this call's detection: AnsweredBy, MachineDetectionDuration...
+            out.update(call["amd"])
+        elif call.get("answered_by"):
             out["AnsweredBy"] = call["answered_by"]
         if extra:
             out.update(extra)
