@@ -3,10 +3,12 @@ documents the test registers per path, and keeping every request it received."""
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qsl, urlsplit
 
@@ -22,6 +24,10 @@ class Received:
     headers: dict[str, str]
     url: str  # as the server was asked for it (for signature checks)
     at: float = field(default_factory=time.monotonic)
+    body: str = ""  # the raw request body (JSON callbacks)
+
+    def json(self) -> Any:
+        return json.loads(self.body)
 
     @property
     def params(self) -> dict[str, str]:
@@ -48,7 +54,7 @@ class Backend:
                 host = self.headers.get("Host", "")
                 got = Received(self.command, parts.path, dict(parse_qsl(parts.query, keep_blank_values=True)),
                                dict(parse_qsl(body, keep_blank_values=True)), dict(self.headers.items()),
-                               f"http://{host}{self.path}")
+                               f"http://{host}{self.path}", body=body)
                 answer = backend.routes.get(parts.path)
                 with backend._changed:
                     backend.received.append(got)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Awaitable
 from functools import partial
 
 import httpx
@@ -23,6 +24,9 @@ from wirexa.audio.fetch import AudioFetcher
 from wirexa.calls import status as st
 from wirexa.calls.live import LiveCalls
 from wirexa.calls.queue import OutboundQueue
+from wirexa.calling.control import Services as CallingServices
+from wirexa.calling.flow import CallingFlow
+from wirexa.calling.service import CallingService
 from wirexa.calls.runner import CallFlow, CallRunner
 from wirexa.calls.service import CallService
 from wirexa.config import Settings
@@ -102,6 +106,10 @@ class Engine:
             resend_webhook=lambda account, sid: self.store.run(partial(self.webhooks.resend, account, sid)),
         )
         self.api_context.recordings = self.recordings
+        # The Calling API (wirexa/calling): its TTS and audio are LaML's, set with the call engine.
+        self.calling = CallingService(self.calls, self.call_service, self.store,
+                                      CallingServices(None, None, self.recordings, settings.node_id))
+        self.api_context.calling = self.calling
         self.app = create_app(self.api_context)
 
     def ensure_default_project(self) -> tuple[Project, bool]:
@@ -152,7 +160,7 @@ class Engine:
             await self.sandbox.start()
         self.sip = SipEngine(s.sip_host, s.sip_port, on_invite=self._on_invite)
         self.runner = CallRunner(s, self.calls, self.numbers, self.sip, self.trunk(), clock, ports, self.store)
-        self.runner.flow = self.flow or self._laml_flow(self.runner)
+        self.runner.flow = self.flow or CallingFlow(self._laml_flow(self.runner), self._load_call)
         self.runner.on_answer = self.recordings.on_answer
         await self.sip.start()
         closed = await self.runner.recover()
@@ -162,14 +170,20 @@ class Engine:
         if repaired:
             log.warning("finishing %d recording(s) left unfinished by a previous run of node %s", repaired, s.node_id)
         self.live = self.call_service.live = self.runner
+        self.calling.live_calls = self.runner.live
         self.api_context.sip_status = self._sip_status
+
+    def _load_call(self, sid: str) -> Awaitable[CallRow | None]:
+        return self.store.run(partial(self.calls.get_by_sid, sid))
 
     def _laml_flow(self, runner: CallRunner) -> LamlFlow:
         data = self.settings.data_dir
+        tts = self.calling.services.tts = TtsChain.from_settings(self.settings, self.http)
+        audio = self.calling.services.audio = AudioFetcher(data / "audio-cache", self.http)
         return LamlFlow(LamlServices(
             documents=DocumentFetcher(self.http),
-            tts=TtsChain.from_settings(self.settings, self.http),
-            audio=AudioFetcher(data / "audio-cache", self.http),
+            tts=tts,
+            audio=audio,
             dialer=runner,
             report_error=self._report_call_error,
             auth_token=self._auth_token,

@@ -7,9 +7,8 @@ sends the status callbacks asked for, the call completes, and the SDK reads the 
 the rest of what the seeds show (every create parameter, update, delete, list/stream, incoming
 numbers, recordings: skipped while the engine has no Recordings API) and the errors.
 
-The Calling API endpoint (`POST /api/calling/calls`, issue 8) does not exist yet: for now the
-SDK is only checked to raise its clear exception on the engine's 404. Live `client.calling`
-tests against the sandbox come with that endpoint.
+`client.calling` runs live against the engine's Calling API (`POST /api/calling/calls`); the
+full command set is tested with signalwire-sdk in tests/calling/.
 """
 
 from __future__ import annotations
@@ -389,14 +388,24 @@ def test_unknown_call_is_404_code_20404(client: Client) -> None:
     assert (caught.value.status, caught.value.code) == (404, 20404)
 
 
-def test_calling_api_not_served_yet_raises_the_sdks_error(server: RunningEngine, client: Client) -> None:
-    """Until the Calling API exists (issue 8) the engine answers 404; the SDK surfaces it."""
-    for attempt in (lambda: client.calling.dial(from_="+15559876543", to=HUMAN, url="https://b.example/x"),
-                    lambda: client.calling.end("6f1b3c52-1d2e-4c1a-9a55-0c6e0d1f2a3b", reason="hangup")):
-        with pytest.raises(WirexaRestError) as caught:
-            attempt()
-        err = caught.value
-        assert isinstance(err, TwilioRestException)
-        assert (err.status_code, err.code, err.method) == (404, 20404, "POST")
-        assert err.url == f"{server.base_url}/api/calling/calls" and isinstance(err.body, dict)
-        assert "/api/calling/calls" in err.body["message"]
+def test_calling_api_live_through_the_wirexaapi_sdk(server: RunningEngine, client: Client) -> None:
+    """client.calling against the engine: dial a sandbox phone (no url: the call waits for
+    commands), play to it, end it; the REST API sees the same call under its CallSid."""
+    from wirexa.calling.ids import call_sid
+
+    leg = client.calling.dial(from_="+15559876543", to=HUMAN)
+    assert leg["status"] == "queued" and leg["direction"] == "outbound-api"
+    sid = call_sid(leg["id"])
+    deadline = time.monotonic() + 15
+    while client.calls(sid).fetch().status != "in-progress" and time.monotonic() < deadline:
+        time.sleep(0.05)
+    played = client.calling.play(leg["id"], play=[{"type": "silence", "params": {"duration": 0.2}}])
+    assert played["status"] == "answered" and played["control_id"]
+    ended = client.calling.end(leg["id"], reason="hangup")
+    assert ended["status"] == "completed" and client.calls(sid).fetch().status == "completed"
+    with pytest.raises(WirexaRestError) as caught:
+        client.calling.end("6f1b3c52-1d2e-4c1a-9a55-0c6e0d1f2a3b", reason="hangup")
+    err = caught.value
+    assert isinstance(err, TwilioRestException)
+    assert (err.status_code, err.code, err.method) == (404, 20404, "POST")
+    assert err.url == f"{server.base_url}/api/calling/calls" and err.body["errors"][0]["attribute"] == "id"

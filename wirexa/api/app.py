@@ -13,9 +13,11 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from wirexa import __version__
+from wirexa.api.calling import calling_routes
 from wirexa.api.calls import calls_routes, json_response
 from wirexa.api.context import ApiContext
 from wirexa.api.numbers import numbers_routes
+from wirexa.api.recordings import public_recording_routes, recordings_routes
 from wirexa.api.routing import ApiRouter
 from wirexa.api.webhooks import webhooks_routes
 
@@ -43,4 +45,6 @@ def create_app(ctx: ApiContext) -> ApiRouter:
         }
         return json_response(body, 200 if ok else 503)
 
-    return ApiRouter(API_PREFIXES, [*calls_routes(ctx), *numbers_routes(ctx), *webhooks_routes(ctx)], {"/health": {"GET": health}})
+    return ApiRouter(API_PREFIXES, [*calls_routes(ctx), *numbers_routes(ctx), *webhooks_routes(ctx),
+                                    *recordings_routes(ctx)],
+                     {"/health": {"GET": health}, **calling_routes(ctx)}, public_recording_routes(ctx))

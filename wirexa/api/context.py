@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from starlette.requests import Request
 
@@ -18,6 +18,10 @@ from wirexa.store.calls import CallStore
 from wirexa.store.numbers import NumberStore
 from wirexa.store.projects import Project, ProjectStore
 from wirexa.webhooks.outbox import WebhookStore
+
+if TYPE_CHECKING:
+    from wirexa.calling.service import CallingService
+    from wirexa.recordings.service import RecordingService
 
 
 @dataclass
@@ -34,6 +38,10 @@ class ApiContext:
     resend_webhook: Callable[[str, str], Awaitable[dict[str, Any] | None]]
     # What /health reports about the call engine: "ok", "off" (API only) or what is wrong.
     sip_status: Callable[[], str] = lambda: "off"
+    # Recordings: their files and URLs (the Recordings API and media downloads).
+    recordings: RecordingService | None = None
+    # The Calling API (POST /api/calling/calls); None: not served.
+    calling: CallingService | None = None
 
     def authorize(self, request: Request, account_sid: str) -> Project:
         """Authenticate, check the path's account is the caller's, and apply the rate limit."""

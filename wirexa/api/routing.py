@@ -39,18 +39,24 @@ def resource(template: str, handlers: dict[str, Handler]) -> Resource:
 
 
 class ApiRouter:
-    """Serves `resources` under each of `prefixes`, plus `exact` paths (e.g. /health)."""
+    """Serves `resources` under each of `prefixes`, plus `exact` paths (e.g. /health) and
+    `unprefixed` resources (e.g. the short /recordings/... download URLs)."""
 
     def __init__(self, prefixes: tuple[str, ...], resources: list[Resource],
-                 exact: dict[str, dict[str, Handler]]) -> None:
+                 exact: dict[str, dict[str, Handler]], unprefixed: list[Resource] | None = None) -> None:
         self.prefixes = prefixes
         self.resources = resources
         self.exact = exact
+        self.unprefixed = unprefixed or []
 
     def _match(self, path: str) -> tuple[dict[str, Handler], dict[str, str]] | None:
         handlers = self.exact.get(path)
         if handlers is not None:
             return handlers, {}
+        for res in self.unprefixed:
+            m = res.pattern.fullmatch(path)
+            if m is not None:
+                return res.handlers, m.groupdict()
         for prefix in self.prefixes:
             if path.startswith(prefix):
                 rest = path[len(prefix):]

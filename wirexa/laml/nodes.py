@@ -75,8 +75,8 @@ class Node:
 
 
 # Twilio verbs and nouns Wirexa does not run: named in the error instead of "unknown".
-UNSUPPORTED = frozenset({"Enqueue", "Leave", "Conference", "Connect", "Stream", "Sms", "Message", "Queue",
-                         "Client", "Echo", "Refer", "Pay", "Prompt", "Siprec", "Start", "Stop"})
+UNSUPPORTED = frozenset({"Enqueue", "Leave", "Conference", "Sms", "Message", "Queue",
+                         "Client", "Echo", "Refer", "Pay", "Prompt", "Siprec"})
 
 
 def parse_children(nodes: tuple[Node, ...], allowed: Mapping[str, Any], where: str,

@@ -4,12 +4,16 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from wirexa.audio.fetch import AudioFetcher
 from wirexa.laml.call import Dialer
 from wirexa.laml.documents import DocumentFetcher
 from wirexa.store.calls import CallRow
 from wirexa.tts.chain import TtsChain
+
+if TYPE_CHECKING:
+    from wirexa.recordings.service import RecordingService
 
 
 @dataclass
@@ -24,3 +28,5 @@ class LamlServices:
     auth_token: Callable[[str], Awaitable[str]]
     # call sid → the stored call (new instructions after a REST update).
     load_call: Callable[[str], Awaitable[CallRow | None]]
+    # <Record> and <Dial record>; None: recording is not available.
+    recordings: RecordingService | None = None

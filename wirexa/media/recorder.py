@@ -97,6 +97,7 @@ class CallRecorder:
         self.error: BaseException | None = None  # the first write that failed
         # Called on every tick with the inbound frame just recorded (silence detection, limits).
         self.on_frame: Callable[[bytes], None] | None = None
+        self.paused = False  # the Calling API's record.pause / record.resume
         endpoint.add_audio_tap(self._inbound.append)
         _attach(endpoint, self._on_tick)
 
@@ -106,6 +107,8 @@ class CallRecorder:
 
     def _on_tick(self, sent: bytes | memoryview | None) -> None:
         inbound = self._inbound.popleft() if self._inbound else SILENT_FRAME
+        if self.paused:  # paused: nothing is recorded (the recording resumes where it left off)
+            return
         self._pending.append((inbound, _frame(sent)))
         self.frames += 1
         if len(self._pending) >= FLUSH_FRAMES:

@@ -76,6 +76,8 @@ class RtpEndpoint(asyncio.DatagramProtocol):
         # digits turns it off (RFC 4733 digits are always received).
         self.detect_tones = True
         self._audio_taps: list[AudioTap] = []
+        # Applied to each received frame before any tap sees it (noise suppression).
+        self.audio_filter: Callable[[bytes], bytes] | None = None
         # Called every tick with the PCM frame sent (None for silence or DTMF): recorders use it
         # as their clock, so a recording has one frame per 20 ms whatever the network does.
         self.sent_audio_tap: Callable[[bytes | memoryview | None], None] | None = None
@@ -306,6 +308,12 @@ class RtpEndpoint(asyncio.DatagramProtocol):
         self._pending = pcm
 
     def _deliver_audio_frame(self, pcm: bytes) -> None:
+        if self.audio_filter is not None:
+            try:
+                pcm = self.audio_filter(pcm)
+            except Exception:
+                log.exception("audio filter %r failed; removed", self.audio_filter)
+                self.audio_filter = None
         for tap in self._audio_taps:
             try:
                 tap(pcm)

@@ -13,11 +13,14 @@ from pathlib import Path
 
 from .codecs import SILENT_FRAME
 from .dtmf import dtmf_tones
-from .player import PcmPlayer, StreamPlayer
+from .player import AudioSource, PcmPlayer, StreamPlayer
 from .recorder import CallRecorder, Direction
+from .recorder import _attach as attach_tick
+from .recorder import _detach as detach_tick
 from .rtp_endpoint import RtpEndpoint
 
 PAUSES = {"w": 0.5, "W": 1.0}  # Twilio's SendDigits pause characters
+Wrap = Callable[[AudioSource], AudioSource]
 
 
 class FrameQueue:
@@ -51,21 +54,22 @@ class MediaSession:
 
     # --- playing ---------------------------------------------------------------------------
 
-    async def play(self, pcm: bytes, *, loop: bool = False) -> bool:
+    async def play(self, pcm: bytes, *, loop: bool = False, wrap: Wrap | None = None) -> bool:
         """Play 8 kHz 16-bit mono PCM. True when it played to the end, False when interrupted
-        (stop_playing(), another play(), a bridge, or the call ending)."""
+        (stop_playing(), another play(), a bridge, or the call ending). `wrap` puts controls
+        (pause, volume: media/playback.py) around the player."""
         player = PcmPlayer(pcm, loop=loop)
-        self.endpoint.play(player)
+        self.endpoint.play(wrap(player) if wrap is not None else player)
         try:
             return await player.wait()
         finally:
             player.stop()  # no-op when it ended; stops playback when this task was cancelled
 
-    async def play_stream(self, pieces: AsyncIterator[bytes]) -> bool:
+    async def play_stream(self, pieces: AsyncIterator[bytes], *, wrap: Wrap | None = None) -> bool:
         """Play PCM pieces as they arrive (speech sentence by sentence): the first piece is
         heard while the next ones are still being produced. True when it played to the end."""
         player = StreamPlayer()
-        self.endpoint.play(player)
+        self.endpoint.play(wrap(player) if wrap is not None else player)
         try:
             async for pcm in pieces:
                 if player.done:  # interrupted: render nothing more
@@ -137,6 +141,31 @@ class MediaSession:
         removes the tap."""
         self.endpoint.add_audio_tap(callback)
         return lambda: self.endpoint.remove_audio_tap(callback)
+
+    def tap_sent(self, callback: Callable[[bytes | memoryview | None], None]) -> Callable[[], None]:
+        """Call `callback` on every 20 ms clock tick with the PCM frame just sent to the far end
+        (None: silence or a DTMF event); returns the function that removes it."""
+        attach_tick(self.endpoint, callback)
+        return lambda: detach_tick(self.endpoint, callback)
+
+    def denoise(self, on: bool) -> bool:
+        """Noise suppression on the inbound audio (everything that listens to it hears the
+        cleaned audio). Returns whether it is on."""
+        if not on:
+            self.endpoint.audio_filter = None
+        elif self.endpoint.audio_filter is None:
+            from .denoise import Denoiser  # loads the suppressor only when a call asks for it
+
+            self.endpoint.audio_filter = Denoiser().process
+        return self.endpoint.audio_filter is not None
+
+    @property
+    def peer(self) -> MediaSession | None:
+        """The call this one is bridged to."""
+        link = self._bridge
+        if link is None:
+            return None
+        return link.b if link.a is self else link.a
 
     # --- recording -------------------------------------------------------------------------
 

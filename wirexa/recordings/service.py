@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import partial
@@ -98,12 +98,16 @@ class ActiveRecording:
     def seconds(self) -> float:
         return self.recorder.seconds
 
-    def finish(self) -> Awaitable[Finished]:
-        """Stop recording and make the WAV final. Awaiting it can be cancelled; the work cannot."""
+    def end(self) -> asyncio.Task[Finished]:
+        """Stop recording now; the WAV is finalised by the service (once, however often asked)."""
         if self._finishing is None:
             self.recorder.stop()
             self._finishing = self.service.spawn(self.service._finalise(self))
-        return asyncio.shield(self._finishing)
+        return self._finishing
+
+    def finish(self) -> Awaitable[Finished]:
+        """end(), and wait for the final WAV. Awaiting it can be cancelled; the work cannot."""
+        return asyncio.shield(self.end())
 
 
 class RecordingService:
@@ -165,17 +169,28 @@ class RecordingService:
         recorder = live.media.record(path, track, channels)  # type: ignore[arg-type]
         values = {
             "sid": sid, "account_sid": live.account_sid,
-            "call_sid": live.call.get("parent_call_sid") if source == DIAL_VERB and False else live.sid,
+            "call_sid": live.sid,  # for <Dial record>, the parent leg (the call recorded)
             "source": source, "track": track, "channels": channels, "status": rs.IN_PROGRESS,
             "start_time": utcnow(), "status_callback": callback, "status_callback_method": callback_method,
             "status_callback_event": " ".join(parse_events(callback_events)),
             "node_id": self.settings.node_id,
         }
+        registering = self.spawn(self._register(live, values, recorder, trim, empty_is_absent))
+        try:
+            return await asyncio.shield(registering)
+        except asyncio.CancelledError:  # the flow moved on while the row was being stored
+            recorder.stop()
+            registering.add_done_callback(
+                lambda t: t.cancelled() or t.exception() is not None or t.result().end())
+            raise
+
+    async def _register(self, live: LiveCall, values: RecordingRow, recorder: CallRecorder, trim: bool,
+                        empty_is_absent: bool) -> ActiveRecording:
         try:
             row = await self.batcher.run(partial(self._insert, values))
         except BaseException:
             recorder.stop()
-            self.storage.delete(sid)
+            await asyncio.to_thread(self.storage.delete, values["sid"])
             raise
         recording = ActiveRecording(self, live, row, recorder, trim, empty_is_absent)
         self.spawn(self._finish_with_call(recording))
@@ -189,7 +204,7 @@ class RecordingService:
     async def _finish_with_call(self, recording: ActiveRecording) -> None:
         """A recording nobody finished ends with its call (the media close stops the recorder)."""
         await asyncio.wait([recording.live.done])
-        await recording.finish()
+        await recording.end()
 
     def on_answer(self, live: LiveCall) -> None:
         """CallRunner hook: a call created with Record=true records from answer, both parties,
@@ -230,7 +245,7 @@ class RecordingService:
         return Finished(sid, rs.PROCESSING, info.seconds, url)
 
     def _prepare_wav(self, sid: str, trim: bool) -> tuple[files.WavInfo, bool]:
-        """Store thread-free disk work: trim, measure, publish the WAV. (info, has sound)."""
+        """Disk work on a thread: trim, measure, publish the WAV. Returns (info, has sound)."""
         path = self.storage.working_path(sid, "wav")
         info = files.trim_silence(path) if trim else files.wav_info(path)
         sound = info.frames > 0 and (trim or files.has_sound(path))
@@ -323,5 +338,3 @@ class RecordingService:
     async def delete_files(self, sid: str) -> None:
         await asyncio.to_thread(self.storage.delete, sid)
 
-
-Starter = Callable[..., Awaitable[ActiveRecording]]

@@ -76,7 +76,9 @@ class RecordingStore:
         return dict(found._mapping) if found else None
 
     def first_for_call(self, call_sid: str) -> RecordingRow | None:
-        q = select(recordings).where(recordings.c.call_sid == call_sid).order_by(recordings.c.id).limit(1)
+        """The call's first recording that has (or will have) audio."""
+        q = (select(recordings).where(recordings.c.call_sid == call_sid, recordings.c.status != ABSENT)
+             .order_by(recordings.c.id).limit(1))
         with self.engine.connect() as conn:
             found = conn.execute(q).first()
         return dict(found._mapping) if found else None

@@ -144,6 +144,9 @@ calls = Table(
     # The engine node that owns the live call (NULL while waiting in the outbound queue).
     Column("node_id", String(64), nullable=True),
     Column("dispatched_at", UtcDateTime(), nullable=True),
+    # Calling API (wirexa/calling): where the call's JSON state and command events go.
+    Column("calling_status_url", Text, nullable=True),
+    Column("calling_status_events", String(128), nullable=True),  # space-separated; NULL: all
     Index("ix_calls_account_id", "account_sid", "id"),
     Index("ix_calls_account_status_id", "account_sid", "status", "id"),
     Index("ix_calls_queue", "status", "node_id", "id"),
@@ -214,6 +217,8 @@ webhooks = Table(
     Column("host", String(255), nullable=False),  # a slow host is skipped while it is saturated
     Column("method", String(8), nullable=False),
     Column("params", Text, nullable=False),  # JSON object of the form fields
+    # NULL: params are sent as a form; application/json: params are the JSON body (Calling API).
+    Column("content_type", String(64), nullable=True),
     Column("status", String(16), nullable=False),  # pending | sending | delivered | failed
     Column("attempts", Integer, nullable=False, default=0),
     Column("next_attempt_at", UtcDateTime(), nullable=False),

@@ -48,7 +48,12 @@ def status_params(call: CallRow, event: str, sequence: int) -> dict[str, str]:
 
 
 def enqueue_status(conn: Connection, call: CallRow, event: str) -> None:
-    """The call's status callback for `event`, if its StatusCallback asked for it."""
+    """The call's status callback for `event`, if its StatusCallback asked for it (and its
+    Calling API state events, if it has a Calling API status_url)."""
+    if call.get("calling_status_url"):
+        from wirexa.calling.events import enqueue_state  # the Calling API's JSON shape
+
+        enqueue_state(conn, call, event)
     url = call.get("status_callback")
     if not url or event not in wanted_events(call):
         return

@@ -25,8 +25,8 @@ from wirexa.clock import utcnow
 from wirexa.laml.documents import USER_AGENT, with_query
 from wirexa.store.batch import Batcher
 from wirexa.webhooks.options import DeliveryOptions, parse_options
-from wirexa.webhooks.outbox import Outcome, WebhookStore
-from wirexa.webhooks.signing import signature_headers
+from wirexa.webhooks.outbox import JSON, Outcome, WebhookStore
+from wirexa.webhooks.signing import json_signature_headers, signature_headers
 
 log = logging.getLogger(__name__)
 BODY_KEPT = 1000  # characters of each response kept for the Events API
@@ -139,10 +139,11 @@ class WebhookDelivery:
 
     async def _deliver(self, row: dict[str, Any]) -> None:
         options = parse_options(row["url"], self.retry_on)
-        params: dict[str, str] = orjson.loads(row["params"])
+        params: dict[str, Any] = orjson.loads(row["params"])
         attempted_at = utcnow()
         started = time.monotonic()
-        status, error, body, ctype, failure = await self._send(options, row["method"], params, row["account_sid"])
+        status, error, body, ctype, failure = await self._send(options, row["method"], params, row["account_sid"],
+                                                               row.get("content_type"))
         latency_ms = int((time.monotonic() - started) * 1000)
         delivered = failure is None
         next_at = None
@@ -165,11 +166,18 @@ class WebhookDelivery:
         outcomes, self._outcomes = self._outcomes, []
         self.batcher.submit(partial(self.store.record, outcomes))
 
-    async def _send(self, options: DeliveryOptions, method: str, params: dict[str, str], account_sid: str
+    async def _send(self, options: DeliveryOptions, method: str, params: dict[str, Any], account_sid: str,
+                    content_type: str | None = None
                     ) -> tuple[int | None, str | None, str | None, str | None, str | None]:
         """(status code, error, response body, content type, failure kind or None on success)."""
         token = await self.auth_token(account_sid)
-        if method == "GET":
+        form: Any
+        if content_type == JSON:  # a JSON body, signed over the URL followed by the body
+            form = orjson.dumps(params)
+            target = options.url
+            headers = json_signature_headers(token, target, form)
+            headers["Content-Type"] = JSON
+        elif method == "GET":
             target, form = with_query(options.url, params), None
             headers = signature_headers(token, target)
         else:

@@ -78,9 +78,13 @@ class Outcome:
     delivered: bool
 
 
+JSON = "application/json"
+
+
 def enqueue(conn: Connection, *, account_sid: str, call_sid: str | None, kind: str, url: str, method: str,
-            params: dict[str, str]) -> str:
-    """Add a callback to the outbox in the caller's transaction; returns its sid."""
+            params: Mapping[str, Any], content_type: str | None = None) -> str:
+    """Add a callback to the outbox in the caller's transaction; returns its sid. `params` are
+    form fields, or with `content_type=JSON` the JSON body itself (Calling API events)."""
     now = utcnow()
     worker = _workers.get(conn.engine)
     # Handed straight to the worker unless an earlier callback of the call is still open.
@@ -89,7 +93,8 @@ def enqueue(conn: Connection, *, account_sid: str, call_sid: str | None, kind: s
     row = {
         "sid": new_sid("WH"), "account_sid": account_sid, "call_sid": call_sid, "kind": kind, "url": url,
         "host": (urlsplit(url).hostname or "").lower(), "method": method.upper(),
-        "params": orjson.dumps(params).decode(), "status": SENDING if direct else PENDING, "attempts": 0,
+        "params": orjson.dumps(params).decode(), "content_type": content_type,
+        "status": SENDING if direct else PENDING, "attempts": 0,
         "next_attempt_at": now, "lease_node": worker.node_id if direct and worker else None,
         "last_status_code": None, "last_error": None, "date_created": now, "date_updated": now,
     }

@@ -28,3 +28,10 @@ def validate(auth_token: str, url: str, params: Mapping[str, str] | None, receiv
     terminator, rebuild it from the public scheme and host (X-Forwarded-Proto/-Host), not from
     the address the app server sees. `params`: the POST form fields (None for a GET)."""
     return hmac.compare_digest(signature(auth_token, url, params), received or "")
+
+
+def json_signature_headers(auth_token: str, url: str, body: bytes) -> dict[str, str]:
+    """A JSON webhook (Calling API events): the same HMAC over the URL followed by the raw body."""
+    digest = hmac.new(auth_token.encode(), url.encode() + body, hashlib.sha1).digest()
+    value = base64.b64encode(digest).decode()
+    return {"X-Twilio-Signature": value, "X-SignalWire-Signature": value}

@@ -12,9 +12,11 @@ from wirexa.laml.verbs.record import Record
 from wirexa.laml.verbs.redirect import Redirect
 from wirexa.laml.verbs.reject import Reject
 from wirexa.laml.verbs.say import Say
+from wirexa.laml.verbs.stream import Connect, Start, Stop
 
 TOP_LEVEL: dict[str, type] = {
     "Say": Say, "Play": Play, "Pause": Pause, "Gather": Gather, "Record": Record, "Dial": Dial,
     "Transfer": Dial, "Redirect": Redirect, "Hangup": Hangup, "Reject": Reject,
+    "Start": Start, "Stop": Stop, "Connect": Connect,
 }
-NOUNS = frozenset({"Number", "Sip"})
+NOUNS = frozenset({"Number", "Sip", "Stream", "Parameter"})

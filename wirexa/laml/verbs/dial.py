@@ -2,7 +2,13 @@
 call. Nouns <Number>/<Sip>, or the number as bare text; several ring at once and the first to
 answer wins. timeout (30 s of ringing), callerId (this call's From), timeLimit (14400 s),
 hangupOnStar. With an `action`, its document gets DialCallStatus, DialCallSid and
-DialCallDuration; without one the next verb runs once the bridge ends."""
+DialCallDuration; without one the next verb runs once the bridge ends.
+
+record (do-not-record): record-from-answer records the bridged conversation, both parties mixed;
+record-from-ringing starts as the dialing starts; -dual puts the caller left and the dialed
+party right. The recording belongs to this (the parent) call; the action also gets
+RecordingUrl, RecordingSid and RecordingDuration; recordingStatusCallback (+Method, +Event) and
+trim (do-not-trim) as for <Record>."""
 
 from __future__ import annotations
 
@@ -15,6 +21,7 @@ from wirexa.calls.runner import LiveCall
 from wirexa.laml.call import LamlCall
 from wirexa.laml.nodes import LamlError, Node
 from wirexa.laml.steps import Fetch, Step
+from wirexa.recordings.service import DIAL_VERB, EVENTS, ActiveRecording
 
 INVALID_NUMBER = 13223  # Twilio: Dial: invalid phone number format
 # Which child outcome describes a Dial nobody answered, most telling first.
@@ -39,6 +46,10 @@ class Dial:
     time_limit: int
     hangup_on_star: bool
     record: str
+    trim: bool = False
+    recording_callback: str = ""
+    recording_callback_method: str = "POST"
+    recording_callback_events: str = ""
 
     @classmethod
     def parse(cls, node: Node) -> Dial:
@@ -57,13 +68,25 @@ class Dial:
         record = (node.get("record") or "do-not-record").lower()
         if record not in RECORD_VALUES:
             raise LamlError(f"<{node.name} record=\"{record}\">: one of {', '.join(RECORD_VALUES)}")
+        trim = (node.get("trim") or "do-not-trim").lower()
+        if trim not in ("trim-silence", "do-not-trim"):
+            raise LamlError(f"<{node.name} trim=\"{trim}\">: trim-silence or do-not-trim")
+        events = node.get("recordingStatusCallbackEvent") or ""
+        if set(events.replace(",", " ").lower().split()) - set(EVENTS):
+            raise LamlError(f"<{node.name} recordingStatusCallbackEvent=\"{events}\">: "
+                            f"in-progress, completed and/or absent")
         return cls(tuple(targets), node.get("action") or "", node.method(),
                    node.integer("timeout", 30, minimum=1, maximum=600), node.get("callerId") or "",
-                   node.integer("timeLimit", 14400, minimum=1), node.boolean("hangupOnStar", False), record)
+                   node.integer("timeLimit", 14400, minimum=1), node.boolean("hangupOnStar", False), record,
+                   trim == "trim-silence", node.get("recordingStatusCallback") or "",
+                   node.method("recordingStatusCallbackMethod"), events)
 
     async def run(self, call: LamlCall) -> Step:
-        if self.record != "do-not-record":
-            call.report(13000, f"<Dial record=\"{self.record}\">: recording a Dial is not available yet")
+        recording: list[ActiveRecording] = []  # at most one: from ringing (here) or answer (_connect)
+        if self.record != "do-not-record" and call.services.recordings is None:
+            call.report(13000, f"<Dial record=\"{self.record}\">: recording is not available on this engine")
+        elif self.record.startswith("record-from-ringing"):
+            recording.append(await self._start_recording(call))
         caller_id = self.caller_id or call.live.call.get("from_number") or ""
         children: list[tuple[LiveCall, Target]] = []
         try:
@@ -75,21 +98,38 @@ class Dial:
                     continue
                 child = await call.services.dialer.dial_child(call.live, to, caller_id, self.timeout, self.time_limit)
                 children.append((child, target))
-            status, sid, duration = await self._connect(call, children)
+            status, sid, duration = await self._connect(call, children, recording)
         finally:
             for child, _ in children:  # the caller hung up, or the call was redirected
                 if not child.done.done():
                     child.request_end(st.COMPLETED if child.answered.is_set() else st.CANCELED,
                                       "the <Dial>ing call moved on")
+            for active in recording:
+                active.end()  # the recording covers the <Dial> only
+        fields: dict[str, str] = {}
+        if recording:
+            finished = await recording[0].finish()
+            if finished.status == "processing":
+                fields = {"RecordingUrl": finished.url, "RecordingSid": finished.sid,
+                          "RecordingDuration": finished.duration}
         if not self.action:
             return None
-        params = {"DialCallStatus": status}
+        params = {"DialCallStatus": status, **fields}
         if sid:
             params.update(DialCallSid=sid, DialCallDuration=str(duration))
         return Fetch(call.resolve(self.action), self.method, params)
 
-    async def _connect(self, call: LamlCall, children: list[tuple[LiveCall, Target]]) -> tuple[str, str, int]:
-        """Ring every child; bridge the first to answer until either side ends.
+    async def _start_recording(self, call: LamlCall) -> ActiveRecording:
+        assert call.services.recordings is not None
+        return await call.services.recordings.start(
+            call.live, source=DIAL_VERB, track="both", channels=2 if self.record.endswith("-dual") else 1,
+            trim=self.trim, callback=call.resolve(self.recording_callback) if self.recording_callback else None,
+            callback_method=self.recording_callback_method, callback_events=self.recording_callback_events)
+
+    async def _connect(self, call: LamlCall, children: list[tuple[LiveCall, Target]],
+                       recording: list[ActiveRecording]) -> tuple[str, str, int]:
+        """Ring every child; bridge the first to answer until either side ends (recording it
+        from answer when asked: the recording is added to `recording`).
         Returns (DialCallStatus, DialCallSid, seconds bridged)."""
         if not children:
             return st.FAILED, "", 0
@@ -108,6 +148,8 @@ class Dial:
         started = loop.time()
         call.media.bridge(winner.media)
         try:
+            if self.record.startswith("record-from-answer") and call.services.recordings is not None:
+                recording.append(await self._start_recording(call))  # records from now on
             await self._bridged(call, winner)
         finally:
             call.media.unbridge()

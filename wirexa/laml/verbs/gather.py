@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass
 
+from wirexa.calls.collect import DigitRules, collect_digits
 from wirexa.laml.call import LamlCall
 from wirexa.laml.nodes import LamlError, Node, parse_children
 from wirexa.laml.steps import Fetch, Step, Verb
@@ -80,16 +81,8 @@ class Gather:
         if prompt.done() and not prompt.cancelled():
             prompt.result()  # a prompt that failed fails the Gather
         # Returns at once when a digit barged in; else waits `timeout` from the prompt's end.
-        digit = await media.next_digit(self.timeout)
-        digits = ""
-        while digit is not None:
-            if self.finish_on_key and digit == self.finish_on_key:
-                return digits, digit
-            digits += digit
-            if self.num_digits is not None and len(digits) >= self.num_digits:
-                break
-            digit = await media.next_digit(self.timeout)
-        return digits, ""
+        got = await collect_digits(media, DigitRules(self.num_digits, self.finish_on_key, self.timeout, self.timeout))
+        return got.digits, got.terminator
 
     async def _play_prompt(self, call: LamlCall) -> None:
         for verb in self.prompt:

@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from wirexa.audio.pcm import AudioError
+from wirexa.calls.prompts import play_pcm
 from wirexa.laml.call import LamlCall
 from wirexa.laml.nodes import LamlError, Node
 from wirexa.laml.steps import Step
@@ -41,10 +42,5 @@ class Play:
         except AudioError as exc:
             call.report(PLAY_FAILED, f"<Play> {url}: {exc}")
             return None
-        if self.loop == 0:
-            await call.media.play(pcm, loop=True)
-            return None
-        for _ in range(self.loop):
-            if not await call.media.play(pcm):
-                break
+        await play_pcm(call.media, pcm, loop=self.loop)
         return None

@@ -3,9 +3,9 @@ Speech starts playing while later sentences are still rendering."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
+from wirexa.calls.prompts import speak
 from wirexa.laml.call import LamlCall
 from wirexa.laml.nodes import LamlError, Node
 from wirexa.laml.steps import Step
@@ -34,24 +34,8 @@ class Say:
     async def run(self, call: LamlCall) -> Step:
         if not self.text:
             return None
-        rendered: list[bytes] = []
-
-        async def first_pass() -> AsyncIterator[bytes]:
-            async for pcm in call.speech(self.text, self.voice, self.language):
-                rendered.append(pcm)
-                yield pcm
-
         try:
-            if not await call.media.play_stream(first_pass()):
-                return None  # interrupted
+            await speak(call.media, call.services.tts, self.text, self.voice, self.language, loop=self.loop)
         except TtsError as exc:
             call.report(TTS_FAILED, f"<Say> could not be spoken: {exc}")
-            return None
-        pcm = b"".join(rendered)
-        if self.loop == 0:
-            await call.media.play(pcm, loop=True)
-            return None
-        for _ in range(self.loop - 1):
-            if not await call.media.play(pcm):
-                break
         return None
