@@ -71,3 +71,13 @@ def backend() -> Iterator[Backend]:
         yield running
     finally:
         running.close()
+
+
+@pytest.fixture(scope="module")
+def web() -> Iterator[Backend]:
+    """A user's backend shared by a module's tests (documents and callbacks on distinct paths)."""
+    running = Backend()
+    try:
+        yield running
+    finally:
+        running.close()

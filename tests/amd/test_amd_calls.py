@@ -6,47 +6,23 @@ from __future__ import annotations
 import itertools
 import time
 from collections.abc import Iterator
-from typing import Any
 
 import httpx
 import pytest
 from twilio.rest import Client
 
-from engine_support import RunningEngine, call_engine_settings, free_port, wait_status
+from engine_support import RunningEngine, wait_status
 from laml_backend import Backend
-from siptest import free_udp_port
+from sandbox_calls import FINAL, phone, phone_call, sandbox_engine
 
 HUMAN, VOICEMAIL = "+15005550001", "+15005550002"
 DOC = "<Response><Say>Hi.</Say><Hangup/></Response>"
-FINAL = {"completed", "failed", "busy", "no-answer", "canceled"}
 _n = itertools.count(1)
 
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningEngine]:
-    running = RunningEngine(call_engine_settings(
-        tmp_path_factory.mktemp("amd-calls"), sandbox=True, sandbox_sip_port=free_udp_port(),
-        sandbox_http_port=free_port(), webhook_poll_interval=0.1))
-    try:
-        yield running
-    finally:
-        running.close()
-
-
-@pytest.fixture(scope="module")
-def web() -> Iterator[Backend]:
-    running = Backend()
-    try:
-        yield running
-    finally:
-        running.close()
-
-
-def sandbox_call(server: RunningEngine, number: str) -> dict[str, Any]:
-    assert server.engine.sandbox is not None
-    url = server.engine.sandbox.http_url
-    listed = httpx.get(f"{url}/calls", params={"number": number, "limit": 1}).json()
-    return httpx.get(f"{url}/calls/{listed[0]['id']}").json()
+    yield from sandbox_engine(tmp_path_factory.mktemp("amd-calls"), webhook_poll_interval=0.1)
 
 
 def test_sync_amd_decides_human_fast_and_the_document_carries_it(server: RunningEngine, client: Client,
@@ -72,7 +48,7 @@ def test_detect_message_end_waits_for_the_beep(server: RunningEngine, client: Cl
     got = web.wait_for(path, call.sid, timeout=30)
     assert got and got[0].form["AnsweredBy"] == "machine_end_beep", got and got[0].form
     wait_status(client, call.sid, FINAL)
-    phone = sandbox_call(server, VOICEMAIL)
+    phone = phone_call(server, VOICEMAIL)
     # The greeting (~4 s) and the beep were over before the document was even requested: the
     # phone heard Wirexa only after its beep.
     assert int(got[0].form["MachineDetectionDuration"]) >= 4000
@@ -97,11 +73,7 @@ def test_async_amd_posts_the_result_while_the_document_runs(server: RunningEngin
 
 
 def test_silence_is_unknown_after_the_silence_timeout(server: RunningEngine, client: Client, web: Backend) -> None:
-    number = f"+1555030{next(_n):04d}"
-    assert server.engine.sandbox is not None
-    httpx.post(f"{server.engine.sandbox.http_url}/rules", json={
-        "number": number, "ring": 0, "outcome": "answer", "hangup_after": 30,
-        "script": [{"wait_for_hangup": True}]}).raise_for_status()
+    number = phone(server, [{"wait_for_hangup": True}], ring=0, hangup_after=30)
     path = f"/amd/{next(_n)}"
     started = time.monotonic()
     call = client.calls.create(to=number, from_="+18005550100", url=web.route(path, DOC),
@@ -133,13 +105,10 @@ def test_labelled_recordings_played_by_phones_through_real_calls(server: Running
     items = [i for i in amd_corpus.build(7, 1) if i.label["kind"] in
              ("human", "machine_beep", "machine_nobeep", "silence", "fax", "dtmf_human")]
     amd_corpus.write(items, folder)
-    assert server.engine.sandbox is not None
     calls = {}
     for item in items:
-        number = f"+1555040{next(_n):04d}"
-        httpx.post(f"{server.engine.sandbox.http_url}/rules", json={
-            "number": number, "ring": 0, "outcome": "answer", "hangup_after": 40,
-            "script": [{"play": str(folder / item.name)}, {"wait_for_hangup": True}]}).raise_for_status()
+        number = phone(server, [{"play": str(folder / item.name)}, {"wait_for_hangup": True}], ring=0,
+                       hangup_after=40)
         path = f"/amd/{next(_n)}"
         call = client.calls.create(to=number, from_="+18005550100", url=web.route(path, DOC),
                                    machine_detection="DetectMessageEnd")

@@ -17,67 +17,16 @@ import pytest
 from twilio.request_validator import RequestValidator
 from twilio.rest import Client
 
-from engine_support import RunningEngine, call_engine_settings, free_port, wait_status
+from engine_support import RunningEngine, wait_status
 from laml_backend import Backend, Received
-from siptest import free_udp_port
-from wirexa.audio.pcm import dominant_frequency, rms
+from sandbox_calls import FINAL, heard_pcm, phone, phone_call, sandbox_engine, seconds_of_tone
 
-FINAL = {"completed", "failed", "busy", "no-answer", "canceled"}
-_numbers = itertools.count(1)
+_paths = itertools.count(1)
 
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningEngine]:
-    running = RunningEngine(call_engine_settings(
-        tmp_path_factory.mktemp("laml"), sandbox=True,
-        sandbox_sip_port=free_udp_port(), sandbox_http_port=free_port(),
-    ))
-    try:
-        yield running
-    finally:
-        running.close()
-
-
-@pytest.fixture(scope="module")
-def web() -> Iterator[Backend]:
-    running = Backend()
-    try:
-        yield running
-    finally:
-        running.close()
-
-
-def phone(server: RunningEngine, script: list[dict[str, Any]], **rule: Any) -> str:
-    """A sandbox phone with its own number that answers and runs `script`."""
-    number = f"+1555020{next(_numbers):04d}"
-    body = {"number": number, "ring": 0.2, "outcome": "answer", "hangup_after": 60, "script": script, **rule}
-    assert server.engine.sandbox is not None
-    r = httpx.post(f"{server.engine.sandbox.http_url}/rules", json=body)
-    assert r.status_code in (200, 201), r.text
-    return number
-
-
-def phone_call(server: RunningEngine, number: str) -> dict[str, Any]:
-    assert server.engine.sandbox is not None
-    url = server.engine.sandbox.http_url
-    listed = httpx.get(f"{url}/calls", params={"number": number, "limit": 1}).json()
-    return httpx.get(f"{url}/calls/{listed[0]['id']}").json()
-
-
-def heard_pcm(server: RunningEngine, number: str) -> bytes:
-    assert server.engine.sandbox is not None
-    call = phone_call(server, number)
-    blob = httpx.get(f"{server.engine.sandbox.http_url}/calls/{call['id']}/heard.wav").content
-    with wave.open(io.BytesIO(blob)) as w:
-        return w.readframes(w.getnframes())
-
-
-def seconds_of_tone(pcm: bytes, hz: float) -> float:
-    """How long `pcm` holds a loud tone at `hz` (per 100 ms window)."""
-    window = 1600
-    hits = sum(1 for i in range(0, len(pcm) - window + 1, window)
-               if rms(pcm[i:i + window]) > 800 and abs(dominant_frequency(pcm[i:i + window]) - hz) < 30)
-    return hits * 0.1
+    yield from sandbox_engine(tmp_path_factory.mktemp("laml"))
 
 
 def check_signed(server: RunningEngine, got: Received) -> None:
@@ -196,7 +145,7 @@ def test_failing_url_uses_fallback_url_and_keeps_the_error(server: RunningEngine
 def test_bad_documents_end_the_call_with_the_reason(server: RunningEngine, client: Client, web: Backend,
                                                     document: str, code: int, words: str) -> None:
     caller = phone(server, [{"wait_for_hangup": True}])
-    path = f"/bad/{next(_numbers)}"
+    path = f"/bad/{next(_paths)}"
     web.route(path, document)
     call = client.calls.create(to=caller, from_="+18005550100", url=web.url + path)
     done = ended(client, call.sid)

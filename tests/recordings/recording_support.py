@@ -11,7 +11,8 @@ import httpx
 import miniaudio
 import numpy as np
 
-from wirexa.audio.pcm import dominant_frequency, rms, write_wav
+import sandbox_calls
+from wirexa.audio.pcm import write_wav
 from wirexa.media.codecs import PCMU
 
 RATE = 8000
@@ -70,11 +71,7 @@ def best_correlation(recorded: np.ndarray, sent: np.ndarray) -> tuple[float, int
 
 def seconds_of_tone(samples: np.ndarray, hz: float) -> float:
     """How long a mono float signal holds a loud tone at `hz` (100 ms windows)."""
-    pcm = np.clip(samples, -32768, 32767).astype("<i2").tobytes()
-    window = 1600
-    hits = sum(1 for i in range(0, len(pcm) - window + 1, window)
-               if rms(pcm[i:i + window]) > 800 and abs(dominant_frequency(pcm[i:i + window]) - hz) < 30)
-    return hits * 0.1
+    return sandbox_calls.seconds_of_tone(np.clip(samples, -32768, 32767).astype("<i2").tobytes(), hz)
 
 
 def download(url: str, timeout: float = 20.0, **kwargs: object) -> httpx.Response:

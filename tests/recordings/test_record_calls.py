@@ -15,54 +15,26 @@ import pytest
 from twilio.request_validator import RequestValidator
 from twilio.rest import Client
 
-from engine_support import RunningEngine, call_engine_settings, free_port, wait_status
+from engine_support import RunningEngine, wait_status
 from laml_backend import Backend, Received
 from recording_support import (
     best_correlation, decode_mp3, download, over_the_line, read_wav, save_wav, seconds_of_tone, voice_like,
 )
-from siptest import free_udp_port
+from sandbox_calls import FINAL, phone, sandbox_engine
 from wirexa.audio.pcm import tone
 
-FINAL = {"completed", "failed", "busy", "no-answer", "canceled"}
-_numbers = itertools.count(1)
 _paths = itertools.count(1)
 
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningEngine]:
-    running = RunningEngine(call_engine_settings(
-        tmp_path_factory.mktemp("recordings"), sandbox=True,
-        sandbox_sip_port=free_udp_port(), sandbox_http_port=free_port(),
-        webhook_retry_delays="0.3,0.3", webhook_poll_interval=0.1,
-    ))
-    try:
-        yield running
-    finally:
-        running.close()
-
-
-@pytest.fixture(scope="module")
-def web() -> Iterator[Backend]:
-    running = Backend()
-    try:
-        yield running
-    finally:
-        running.close()
+    yield from sandbox_engine(tmp_path_factory.mktemp("recordings"),
+                              webhook_retry_delays="0.3,0.3", webhook_poll_interval=0.1)
 
 
 @pytest.fixture(scope="module")
 def audio_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("phone-audio")
-
-
-def phone(server: RunningEngine, script: list[dict[str, Any]], **rule: Any) -> str:
-    """A sandbox phone with its own number that answers and runs `script`."""
-    number = f"+1555030{next(_numbers):04d}"
-    body = {"number": number, "ring": 0.2, "outcome": "answer", "hangup_after": 60, "script": script, **rule}
-    assert server.engine.sandbox is not None
-    r = httpx.post(f"{server.engine.sandbox.http_url}/rules", json=body)
-    assert r.status_code in (200, 201), r.text
-    return number
 
 
 def paths(web: Backend, *names: str, answer: str = "") -> list[str]:

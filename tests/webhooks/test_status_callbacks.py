@@ -12,9 +12,9 @@ import pytest
 from twilio.request_validator import RequestValidator
 from twilio.rest import Client
 
-from engine_support import RunningEngine, call_engine_settings, free_port, wait_status
+from engine_support import RunningEngine, wait_status
 from laml_backend import Backend, Received
-from siptest import free_udp_port
+from sandbox_calls import sandbox_engine
 
 HUMAN = "+15005550001"
 SHORT = "<Response><Say>Hi.</Say><Hangup/></Response>"
@@ -23,24 +23,8 @@ _paths = itertools.count(1)
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningEngine]:
-    running = RunningEngine(call_engine_settings(
-        tmp_path_factory.mktemp("status-callbacks"), sandbox=True,
-        sandbox_sip_port=free_udp_port(), sandbox_http_port=free_port(),
-        webhook_retry_delays="0.3,0.3,0.3", webhook_poll_interval=0.1,
-    ))
-    try:
-        yield running
-    finally:
-        running.close()
-
-
-@pytest.fixture(scope="module")
-def web() -> Iterator[Backend]:
-    running = Backend()
-    try:
-        yield running
-    finally:
-        running.close()
+    yield from sandbox_engine(tmp_path_factory.mktemp("status-callbacks"),
+                              webhook_retry_delays="0.3,0.3,0.3", webhook_poll_interval=0.1)
 
 
 def signed(server: RunningEngine, got: Received) -> bool:
