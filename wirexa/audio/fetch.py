@@ -20,8 +20,6 @@ import contextlib
 import functools
 import hashlib
 import json
-import os
-import tempfile
 import time
 from collections import OrderedDict
 from collections.abc import Mapping
@@ -35,6 +33,7 @@ import httpx
 
 from wirexa.audio.decode import decode_audio
 from wirexa.audio.pcm import AudioError
+from wirexa.files import write_atomically
 
 CACHE_FORMAT = 1
 # Response headers kept with a cache entry; a 304 may update them (RFC 9111 section 4.3.4).
@@ -178,7 +177,7 @@ class AudioFetcher:
         pcm_file = f"{cache_key(url)}-{hashlib.sha256(pcm).hexdigest()[:16]}.pcm"
         entry = CacheEntry(headers, fresh_until, pcm_file, len(pcm), redacted(url))
         previous = self._read_meta(url)
-        self._atomic_write(self.cache_dir / pcm_file, pcm)
+        write_atomically(self.cache_dir / pcm_file, pcm)
         self._write_meta(url, entry)
         if previous is not None and previous.pcm_file != pcm_file:
             (self.cache_dir / previous.pcm_file).unlink(missing_ok=True)
@@ -212,26 +211,13 @@ class AudioFetcher:
 
     def _write_meta(self, url: str, entry: CacheEntry) -> None:
         text = json.dumps({"format": CACHE_FORMAT, **asdict(entry)}, indent=1)
-        self._atomic_write(self._meta_path(url), text.encode())
+        write_atomically(self._meta_path(url), text.encode())
 
     def _forget_disk(self, url: str) -> None:
         entry = self._read_meta(url)
         self._meta_path(url).unlink(missing_ok=True)
         if entry is not None:
             (self.cache_dir / entry.pcm_file).unlink(missing_ok=True)
-
-    def _atomic_write(self, path: Path, data: bytes) -> None:
-        fd, tmp = tempfile.mkstemp(dir=self.cache_dir, prefix=".tmp-", suffix=path.suffix)
-        try:
-            with os.fdopen(fd, "wb") as f:
-                f.write(data)
-                f.flush()
-                os.fsync(f.fileno())
-            os.replace(tmp, path)
-        except BaseException:
-            with contextlib.suppress(OSError):
-                os.unlink(tmp)
-            raise
 
     def _remember(self, url: str, entry: CacheEntry, pcm: bytes) -> None:
         if self.memory_items <= 0:

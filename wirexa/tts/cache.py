@@ -11,9 +11,9 @@ import asyncio
 import hashlib
 import json
 import logging
-import os
-import tempfile
 from pathlib import Path
+
+from wirexa.files import write_atomically
 
 log = logging.getLogger(__name__)
 
@@ -42,20 +42,6 @@ class TtsCache:
 
     async def put(self, key: str, pcm: bytes) -> None:
         try:
-            await asyncio.to_thread(self._write, self._path(key), pcm)
+            await asyncio.to_thread(write_atomically, self._path(key), pcm)
         except OSError as exc:  # a full disk costs a re-render later, never the call
             log.warning("tts cache: cannot store %s: %s", key, exc)
-
-    @staticmethod
-    def _write(path: Path, pcm: bytes) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".", suffix=".tmp")
-        try:
-            with os.fdopen(fd, "wb") as f:
-                f.write(pcm)
-                f.flush()
-                os.fsync(f.fileno())
-            os.replace(tmp, path)
-        except BaseException:
-            os.unlink(tmp)
-            raise
