@@ -160,6 +160,7 @@ class Flows:
                 loud[sid] += 1
 
         live.media.tap(tap)
+        live.media.listen_for_tones(False)  # as LaML does outside <Gather>
         if self.record_dir is not None:
             live.media.record(self.record_dir / f"{sid}.wav", "both")
         if len(self.stats) >= self.want:

@@ -61,9 +61,10 @@ def heard_pcm(server: RunningEngine, number: str) -> bytes:
         return w.readframes(w.getnframes())
 
 
-def seconds_of_tone(pcm: bytes, hz: float) -> float:
-    """How long 8 kHz PCM holds a loud tone at `hz` (counted in 100 ms windows)."""
+def seconds_of_tone(pcm: bytes, hz: float, loudness: float = 800) -> float:
+    """How long 8 kHz PCM holds a tone at `hz` with an RMS of at least `loudness` (counted in
+    100 ms windows)."""
     window = 1600
     hits = sum(1 for i in range(0, len(pcm) - window + 1, window)
-               if rms(pcm[i:i + window]) > 800 and abs(dominant_frequency(pcm[i:i + window]) - hz) < 30)
+               if rms(pcm[i:i + window]) > loudness and abs(dominant_frequency(pcm[i:i + window]) - hz) < 30)
     return hits * 0.1

@@ -14,12 +14,11 @@ from typing import Any
 import httpx
 import pytest
 
-from calling_support import (
-    events, heard_pcm, phone, phone_call, rest_client, status_route, wait_answered, wait_event,
-)
-from engine_support import RunningEngine, call_engine_settings, free_port
-from laml_backend import HOLD, Backend
-from siptest import free_udp_port
+import sandbox_calls
+from calling_support import events, rest_client, status_route, wait_answered, wait_event
+from engine_support import RunningEngine
+from laml_backend import Backend
+from sandbox_calls import heard_pcm, phone, phone_call, sandbox_engine
 from wirexa.audio.pcm import dominant_frequency, rms
 from wirexa.calling.ids import call_id, call_sid
 
@@ -31,23 +30,7 @@ FROM = "+18005550100"
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningEngine]:
-    running = RunningEngine(call_engine_settings(
-        tmp_path_factory.mktemp("calling"), sandbox=True,
-        sandbox_sip_port=free_udp_port(), sandbox_http_port=free_port(),
-    ))
-    try:
-        yield running
-    finally:
-        running.close()
-
-
-@pytest.fixture(scope="module")
-def web() -> Iterator[Backend]:
-    running = Backend()
-    try:
-        yield running
-    finally:
-        running.close()
+    yield from sandbox_engine(tmp_path_factory.mktemp("calling"))
 
 
 @pytest.fixture(scope="module")
@@ -71,10 +54,7 @@ def answered_call(sw: Any, server: RunningEngine, web: Backend, number: str, nam
 
 
 def seconds_of_tone(pcm: bytes, hz: float) -> float:
-    window = 1600
-    hits = sum(1 for i in range(0, len(pcm) - window + 1, window)
-               if rms(pcm[i:i + window]) > 500 and abs(dominant_frequency(pcm[i:i + window]) - hz) < 30)
-    return hits * 0.1
+    return sandbox_calls.seconds_of_tone(pcm, hz, loudness=500)
 
 
 # --- the endpoint ---------------------------------------------------------------------------------
