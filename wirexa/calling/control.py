@@ -13,9 +13,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-import numpy as np
 
-from wirexa.audio.pcm import AudioError, tone
+from wirexa.audio.pcm import AudioError
 from wirexa.calling import commands as C
 from wirexa.calling.ids import call_id
 from wirexa.calling.params import CommandError
@@ -30,16 +29,14 @@ from wirexa.media.playback import PlaybackControls, ringtone, silence
 from wirexa.media.streams import INBOUND, OUTBOUND, StreamSpec
 from wirexa.media.taps import CallAudioTap, Packetizer, RtpSender, WebSocketSender
 from wirexa.media.tones import CED_HZ, CED_MIN_MS, CNG_HZ, CNG_MIN_MS, ToneDetector
-from wirexa.recordings.files import SILENCE_RMS
+from wirexa.recordings.limits import BEEP, record_until
 from wirexa.tts.base import TtsError
 
 log = logging.getLogger(__name__)
 
 Emit = Callable[[str, dict[str, Any]], None]  # (event_type, params) → to the status_url
-FRAMES_PER_SECOND = 50
 RECORD_SOURCE = "StartCallRecordingAPI"
 STREAM_TRACKS = {"inbound_track": (INBOUND,), "outbound_track": (OUTBOUND,), "both_tracks": (INBOUND, OUTBOUND)}
-_BEEP = tone(1000, 0.4)
 
 
 @dataclass
@@ -185,14 +182,15 @@ class RecordComponent(Component):
         service = self.control.services.recordings
         media = self.live_media()
         s = self.spec
-        if s.beep and not await media.play(_BEEP):
+        if s.beep and not await media.play(BEEP):
             pass  # interrupted beep: record anyway
         track = {"speak": "inbound", "listen": "outbound", "both": "both"}[s.direction]
         self.recording = await service.start(self.control.live, source=RECORD_SOURCE, track=track,
                                              channels=2 if s.stereo else 1)
         self.event("calling.call.record", state="recording", record=self._record_params())
         try:
-            await self._until_done(media)
+            await record_until(media, self.recording.recorder, keys=s.terminators, initial_silence=s.initial_timeout,
+                               end_silence=s.end_silence_timeout, stop=self._end)
         finally:
             finished = await self.recording.finish()
             url = f"{finished.url}.{s.format}"
@@ -203,47 +201,6 @@ class RecordComponent(Component):
             else:
                 self.event("calling.call.record", state="finished", url=url, duration=round(finished.seconds, 2),
                            size=None, recording_sid=finished.sid, record=self._record_params())
-
-    async def _until_done(self, media: Any) -> None:
-        s = self.spec
-        loop = asyncio.get_running_loop()
-        limit: asyncio.Future[None] = loop.create_future()
-        heard = False
-        quiet = 0
-        recorder = self.recording.recorder
-        initial = int(s.initial_timeout * FRAMES_PER_SECOND)
-        end_silence = int(s.end_silence_timeout * FRAMES_PER_SECOND)
-
-        def on_frame(frame: bytes) -> None:
-            nonlocal quiet, heard
-            if recorder.paused:
-                return
-            samples = np.frombuffer(frame, dtype="<i2").astype(np.float32)
-            loud = float(np.sqrt(np.mean(samples * samples))) >= SILENCE_RMS
-            heard = heard or loud
-            quiet = 0 if loud else quiet + 1
-            if limit.done():
-                return
-            if (not heard and initial and quiet >= initial) or (heard and end_silence and quiet >= end_silence):
-                limit.set_result(None)
-
-        if initial or end_silence:
-            recorder.on_frame = on_frame
-        waits: set[asyncio.Future[Any]] = {limit, asyncio.ensure_future(self._end.wait())}
-        if s.terminators:
-            media.listen_for_tones(True)
-            waits.add(asyncio.ensure_future(self._terminator(media)))
-        try:
-            await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            for w in waits:
-                w.cancel()
-            if s.terminators:
-                media.listen_for_tones(False)
-
-    async def _terminator(self, media: Any) -> None:
-        while (await media.next_digit()) not in self.spec.terminators:
-            pass
 
     def pause(self, paused: bool) -> None:
         if self.recording is None:

@@ -15,33 +15,18 @@ import asyncio
 import contextlib
 from dataclasses import dataclass
 
-import numpy as np
-
 from wirexa.calls import status as st
 from wirexa.laml.call import LamlCall
 from wirexa.laml.documents import DocumentError
 from wirexa.laml.nodes import LamlError, Node
 from wirexa.laml.steps import Fetch, Step
-from wirexa.media.codecs import SAMPLE_RATE
-from wirexa.recordings.files import SILENCE_RMS
+from wirexa.recordings.limits import BEEP, record_until
 from wirexa.recordings.service import EVENTS, RECORD_VERB, ActiveRecording, Finished
 
 KEYS = frozenset("0123456789*#")
 DEFAULT_FINISH_KEYS = "1234567890*#"
 TRIM_VALUES = ("trim-silence", "do-not-trim")
 NOT_AVAILABLE = 13000
-FRAMES_PER_SECOND = 50
-
-
-def beep() -> bytes:
-    """Twilio-like beep: 1 kHz for 0.4 s."""
-    n = int(0.4 * SAMPLE_RATE)
-    t = np.arange(n) / SAMPLE_RATE
-    ramp = np.minimum(1.0, np.minimum(np.arange(n), np.arange(n)[::-1]) / 40)
-    return (np.sin(2 * np.pi * 1000 * t) * ramp * 0.3 * 32767).astype("<i2").tobytes()
-
-
-_BEEP = beep()
 
 
 @dataclass(frozen=True)
@@ -96,25 +81,23 @@ class Record:
             call.report(NOT_AVAILABLE, "<Record transcribe=\"true\">: transcription is not available; "
                                        "the recording is made without it")
         media = call.media
-        if self.play_beep and not await media.play(_BEEP):
+        if self.play_beep and not await media.play(BEEP):
             return None  # interrupted (the call is ending or was redirected)
         media.clear_digits()  # keys pressed before the beep do not end the recording
-        if self.finish_on_key:
-            media.listen_for_tones(True)
+        recording = await service.start(
+            call.live, source=RECORD_VERB, track="inbound", channels=1, trim=self.trim, empty_is_absent=True,
+            callback=call.resolve(self.callback) if self.callback else None,
+            callback_method=self.callback_method, callback_events=self.callback_events)
         try:
-            recording = await service.start(
-                call.live, source=RECORD_VERB, track="inbound", channels=1, trim=self.trim, empty_is_absent=True,
-                callback=call.resolve(self.callback) if self.callback else None,
-                callback_method=self.callback_method, callback_events=self.callback_events)
-            try:
-                digits = await self._until_done(call, recording)
-            except asyncio.CancelledError:
-                recording.end()  # redirected (new instructions) or hung up: the recording ends now
-                if not call.live.redirected.is_set():  # hung up: Twilio still calls the action
-                    service.spawn(self._after_hangup(call, recording))
-                raise
-        finally:
-            media.listen_for_tones(False)
+            # Twilio's timeout is silence whether or not anything was said yet.
+            digits = await record_until(media, recording.recorder, keys=self.finish_on_key,
+                                        initial_silence=self.timeout, end_silence=self.timeout,
+                                        max_seconds=self.max_length)
+        except asyncio.CancelledError:
+            recording.end()  # redirected (new instructions) or hung up: the recording ends now
+            if not call.live.redirected.is_set():  # hung up: Twilio still calls the action
+                service.spawn(self._after_hangup(call, recording))
+            raise
         finished = await recording.finish()
         if finished.status in ("absent", "failed"):
             return None  # Twilio: an empty recording requests no action; the next verb runs
@@ -122,41 +105,6 @@ class Record:
         if not target:
             return None  # inline Twiml without an action: nothing to request
         return Fetch(target, self.method, self._fields(finished, digits))
-
-    async def _until_done(self, call: LamlCall, recording: ActiveRecording) -> str:
-        """Record until a finish key (returned), silence or maxLength (returns '')."""
-        loop = asyncio.get_running_loop()
-        limit: asyncio.Future[None] = loop.create_future()
-        quiet_limit = int(self.timeout * FRAMES_PER_SECOND)
-        frame_limit = self.max_length * FRAMES_PER_SECOND
-        quiet = 0
-        recorder = recording.recorder
-
-        def on_frame(frame: bytes) -> None:
-            nonlocal quiet
-            samples = np.frombuffer(frame, dtype="<i2").astype(np.float32)
-            quiet = 0 if float(np.sqrt(np.mean(samples * samples))) >= SILENCE_RMS else quiet + 1
-            if not limit.done() and ((quiet_limit and quiet >= quiet_limit) or recorder.frames >= frame_limit):
-                limit.set_result(None)
-
-        recorder.on_frame = on_frame
-        key = asyncio.ensure_future(self._finish_key(call))
-        try:
-            await asyncio.wait({limit, key}, return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            key.cancel()
-            limit.cancel()
-        if key.done() and not key.cancelled():
-            return key.result()
-        return ""
-
-    async def _finish_key(self, call: LamlCall) -> str:
-        if not self.finish_on_key:
-            await asyncio.Event().wait()
-        while True:
-            digit = await call.media.next_digit()
-            if digit is not None and digit in self.finish_on_key:
-                return digit
 
     def _fields(self, finished: Finished, digits: str) -> dict[str, str]:
         return {"RecordingUrl": finished.url, "RecordingSid": finished.sid,
