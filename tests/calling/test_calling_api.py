@@ -108,7 +108,6 @@ def test_not_available_commands_say_so(server: RunningEngine, sw: Any, web: Back
         (lambda: sw.calling.send_fax_stop(cid, control_id="f1"), "Fax"),
         (lambda: sw.calling.receive_fax_stop(cid, control_id="f1"), "Fax"),
         (lambda: sw.calling.collect(cid, speech={"end_silence_timeout": 1}), "Speech"),
-        (lambda: sw.calling.refer(cid, device={"type": "sip", "params": {"to": "sip:a@127.0.0.1"}}), "REFER"),
     ]:
         err = error_of(attempt)
         assert err.status_code == 501, (what, err.body)
@@ -157,6 +156,19 @@ def test_dial_update_end_with_state_events(server: RunningEngine, sw: Any, web: 
     assert final["params"]["end_reason"] == "hangup" and final["params"]["device"]["params"]["to_number"] == number
     heard = phone_call(server, number)
     assert heard["heard"]["loud_seconds"] >= 0.5  # the LaML <Say>
+
+
+def test_refer_transfers_the_call_to_the_far_end(server: RunningEngine, sw: Any, web: Backend) -> None:
+    number = phone(server, [{"wait_for_hangup": True}])
+    cid = answered_call(sw, server, web, number, "refer")
+    answer = sw.calling.refer(cid, device={"type": "sip", "params": {"to": "sip:sales@127.0.0.1:5099"}},
+                              status_url=f"{web.url}/status/refer")
+    assert answer["refer"]["state"] == "success" and answer["refer"]["sip_refer_response_code"] == "202"
+    got = wait_event(web, "/status/refer", lambda e: e["event_type"] == "calling.call.refer")
+    assert got["params"]["sip_refer_to"] == "sip:sales@127.0.0.1:5099" and got["params"]["state"] == "success"
+    wait_event(web, "/status/refer", lambda e: e["params"].get("call_state") == "ended")
+    err = error_of(lambda: sw.calling.refer(cid, device={"type": "sip", "params": {"to": "tel:+1"}}))
+    assert err.status_code in (400, 422)
 
 
 def test_status_events_filter_and_user_event(server: RunningEngine, sw: Any, web: Backend) -> None:

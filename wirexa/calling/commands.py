@@ -369,15 +369,15 @@ def stream(p: Params) -> Stream:
 # --- the rest ---------------------------------------------------------------------------------
 
 
-def refer(p: Params) -> str:
+def refer(p: Params) -> tuple[str, str | None]:
+    """(the SIP URI to transfer to, the status_url for the outcome, if given)."""
     device = p.obj("device", required=True)
     assert device is not None
     target = device.obj("params") or device
     to = target.string("to", required=True) or ""
     if not to.startswith(("sip:", "sips:")):
         raise invalid(target.at("to"), "must be a SIP URI (sip:user@host)")
-    p.url("status_url")
-    return to
+    return to, p.url("status_url")
 
 
 def user_event(p: Params) -> Any:

@@ -29,6 +29,7 @@ from wirexa.store.calls import CallRow, CallStore
 
 log = logging.getLogger(__name__)
 
+REFER_TIMEOUT = 32.0  # seconds: SIP's timer F, after which a REFER counts as unanswered
 LIFECYCLE = ("dial", "update", "calling.end", "calling.transfer", "calling.disconnect", "calling.refer",
              "calling.user_event")
 MEDIA = ("calling.play", "calling.play.pause", "calling.play.resume", "calling.play.stop", "calling.play.volume",
@@ -224,10 +225,24 @@ class CallingService:
             raise CommandError(422, "the call is not bridged to another call", "id", "not_bridged")
         live.media.unbridge()
 
-    async def cmd_refer(self, call: CallRow, p: Params) -> None:
-        C.refer(p)
-        self._live(call)
-        raise not_available("SIP REFER (the SIP stack in use, sippy, has no REFER transaction support yet)")
+    async def cmd_refer(self, call: CallRow, p: Params) -> dict[str, Any]:
+        """A blind transfer: the far end is asked (SIP REFER) to call `device.to` itself. When
+        it accepts (202), this leg is done and hangs up; the outcome goes to status_url as
+        calling.call.refer."""
+        to, status_url = C.refer(p)
+        live = self._live(call)
+        try:
+            code, reason = await asyncio.wait_for(live.leg.refer(to), REFER_TIMEOUT)
+        except TimeoutError:
+            code, reason = 408, "Request Timeout"
+        accepted = 200 <= code < 300
+        refer = {"state": "success" if accepted else "error", "sip_refer_to": to,
+                 "sip_refer_response_code": str(code), "sip_refer_response_reason": reason}
+        self.emitter(call, status_url)("calling.call.refer", {
+            "call_id": call_id(call["sid"]), "node_id": self.services.node_id, **refer})
+        if accepted:
+            live.hangup(f"transferred with SIP REFER to {to}")
+        return {"refer": refer}
 
     async def cmd_user_event(self, call: CallRow, p: Params) -> None:
         event = C.user_event(p)

@@ -14,6 +14,8 @@ from sippy.CCEvents import (CCEventConnect, CCEventDisconnect, CCEventFail, CCEv
                             CCEventRing, CCEventTry, CCEventUpdate)
 from sippy.MsgBody import MsgBody
 from sippy.SipHeader import SipHeader
+from sippy.SipReferTo import SipReferTo
+from sippy.SipReferredBy import SipReferredBy
 from sippy.SipWWWAuthenticate import SipWWWAuthenticate
 from sippy.SipAddress import SipAddress
 from sippy.SipTo import SipTo
@@ -97,6 +99,16 @@ class CallLeg:
     async def next_event(self, timeout: float | None = None) -> LegEvent:
         return await asyncio.wait_for(self.events.get(), timeout)
 
+    def refer(self, target: str) -> asyncio.Future[tuple[int, str]]:
+        """Ask the far end to call `target` itself (SIP REFER, RFC 3515, a blind transfer).
+        Resolves with its final answer: 202 Accepted when it takes the transfer."""
+        answered: asyncio.Future[tuple[int, str]] = self._loop.create_future()
+        sippy_thread.call(self._refer, target, answered)
+        return answered
+
+    def _settle(self, future: asyncio.Future[tuple[int, str]], code: int, reason: str) -> None:
+        deliver(self._loop, lambda: future.done() or future.set_result((code, reason)))
+
     # --- sippy thread below ---
 
     def _alive(self) -> bool:
@@ -104,6 +116,22 @@ class CallLeg:
 
     def _emit(self, event: LegEvent) -> None:
         deliver(self._loop, self.events.put_nowait, event)
+
+    def _refer(self, target: str, answered: asyncio.Future[tuple[int, str]]) -> None:
+        if not (self._alive() and self._ua.isConnected()):
+            self._settle(answered, 481, "Call/Transaction Does Not Exist")
+            return
+        req = self._ua.genRequest("REFER")
+        req.appendHeader(SipHeader(name="refer-to", body=SipReferTo(address=SipAddress(url=SipURL(url=target)))))
+        req.appendHeader(SipHeader(name="referred-by",
+                                   body=SipReferredBy(address=SipAddress(url=self._ua.lUri.getUrl()))))
+
+        def on_response(resp: Any) -> None:
+            code, reason = resp.getSCode()
+            if code >= 200:  # provisional answers are not the outcome
+                self._settle(answered, code, reason)
+
+        self._ua.newTransaction(req, resp_cb=on_response)
 
     def _hangup(self) -> None:
         if self._alive() and self._ua.isConnected():
