@@ -4,6 +4,7 @@ Twilio's error codes so users can look them up."""
 
 from __future__ import annotations
 
+import asyncio
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import httpx
@@ -11,6 +12,7 @@ import httpx
 from wirexa.webhooks.signing import signature_headers
 
 MAX_DOCUMENT_BYTES = 1024 * 1024
+TOTAL_TIMEOUT = 15.0  # seconds for the whole request, however slowly a server drips its answer
 USER_AGENT = "Wirexa/0.1 (TwilioProxy/1.1 compatible)"
 
 
@@ -31,9 +33,11 @@ def with_query(url: str, params: dict[str, str]) -> str:
 
 
 class DocumentFetcher:
-    def __init__(self, http: httpx.AsyncClient, max_bytes: int = MAX_DOCUMENT_BYTES) -> None:
+    def __init__(self, http: httpx.AsyncClient, max_bytes: int = MAX_DOCUMENT_BYTES,
+                 total_timeout: float = TOTAL_TIMEOUT) -> None:
         self.http = http
         self.max_bytes = max_bytes
+        self.total_timeout = total_timeout
 
     async def fetch(self, url: str, method: str, params: dict[str, str], auth_token: str) -> str:
         """The document's text; raises DocumentError."""
@@ -48,7 +52,8 @@ class DocumentFetcher:
             headers = signature_headers(auth_token, url, params)
         headers["User-Agent"] = USER_AGENT
         try:
-            async with self.http.stream(method, target, data=form, headers=headers) as response:
+            async with asyncio.timeout(self.total_timeout), \
+                    self.http.stream(method, target, data=form, headers=headers) as response:
                 if not response.is_success:
                     raise DocumentError(11200, f"{method} {url} answered HTTP {response.status_code}")
                 length = response.headers.get("content-length")
@@ -61,7 +66,7 @@ class DocumentFetcher:
                     if len(body) > self.max_bytes:
                         raise DocumentError(11200, f"{method} {url}: document over the {self.max_bytes} byte limit")
                 return body.decode(response.encoding or "utf-8", errors="replace")
-        except httpx.TimeoutException:
+        except (httpx.TimeoutException, TimeoutError):
             raise DocumentError(11205, f"{method} {url} timed out") from None
         except httpx.ConnectError as exc:
             code = 11210 if "name" in str(exc).lower() and "resolution" in str(exc).lower() else 11205
