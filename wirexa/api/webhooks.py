@@ -54,7 +54,7 @@ def webhook_json(row: dict[str, Any]) -> dict[str, Any]:
 def call_events(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Twilio's Call Events: one request/response pair per attempt, oldest first; a callback
     not attempted yet shows its request with a null response."""
-    events = []
+    events: list[dict[str, Any]] = []
     for row in sorted(rows, key=lambda r: r["id"]):
         request = {"method": row["method"], "url": row["url"], "parameters": row["params"]}
         for a in row["attempts_log"]:

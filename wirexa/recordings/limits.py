@@ -4,6 +4,7 @@ how long a recording runs (until a finish key, silence, a length limit or a stop
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 import numpy as np
 
@@ -41,7 +42,7 @@ async def record_until(media: MediaSession, recorder: CallRecorder, *, keys: str
             limit.set_result(None)
 
     recorder.on_frame = on_frame
-    waits: set[asyncio.Future[object]] = {limit}
+    waits: set[asyncio.Future[Any]] = {limit}
     key = asyncio.ensure_future(_finish_key(media, keys)) if keys else None
     if key is not None:
         waits.add(key)

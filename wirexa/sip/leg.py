@@ -107,7 +107,11 @@ class CallLeg:
         return answered
 
     def _settle(self, future: asyncio.Future[tuple[int, str]], code: int, reason: str) -> None:
-        deliver(self._loop, lambda: future.done() or future.set_result((code, reason)))
+        def settle() -> None:
+            if not future.done():
+                future.set_result((code, reason))
+
+        deliver(self._loop, settle)
 
     # --- sippy thread below ---
 

@@ -134,7 +134,7 @@ class WebhookStore:
                .where(w.status == PENDING, w.next_attempt_at <= utcnow(), ~earlier_open).subquery())
         candidates = select(due.c.id, due.c.host).where(due.c.nth <= per_host).order_by(due.c.id)
         with transaction(self.engine, conn) as c:
-            room = {}
+            room: dict[str, int] = {}
             ids = []
             for row_id, host in c.execute(candidates):
                 left = room.setdefault(host, per_host - in_flight.get(host, 0))

@@ -12,7 +12,8 @@ from collections.abc import Mapping
 def signature(auth_token: str, url: str, params: Mapping[str, str] | None = None) -> str:
     """The signature of a request to `url` (with its query string) carrying POST `params`
     (None or empty for a GET, whose parameters are already in the URL)."""
-    payload = url + "".join(f"{name}{params[name]}" for name in sorted(params or {}))
+    fields = params or {}
+    payload = url + "".join(f"{name}{fields[name]}" for name in sorted(fields))
     digest = hmac.new(auth_token.encode(), payload.encode(), hashlib.sha1).digest()
     return base64.b64encode(digest).decode()
 

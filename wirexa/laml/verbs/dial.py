@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass
+from typing import Any
 
 from wirexa.calls import status as st
 from wirexa.calls.addresses import InvalidAddress, normalize
@@ -158,7 +159,7 @@ class Dial:
     async def _bridged(self, call: LamlCall, winner: LiveCall) -> None:
         """Until the dialed party hangs up (its own timeLimit included) or the caller presses *
         with hangupOnStar."""
-        waits: set[asyncio.Future[object]] = {winner.done}
+        waits: set[asyncio.Future[Any]] = {winner.done}
         star = asyncio.ensure_future(_until_star(call)) if self.hangup_on_star else None
         if star is not None:
             waits.add(star)
@@ -190,7 +191,8 @@ async def _first_answered(children: list[LiveCall]) -> LiveCall | None:
             pending = [child.done for child in children if not child.done.done()]
             if not pending:
                 return None
-            await asyncio.wait([*answers, *pending], return_when=asyncio.FIRST_COMPLETED)
+            waiting: list[asyncio.Future[Any]] = [*answers, *pending]
+            await asyncio.wait(waiting, return_when=asyncio.FIRST_COMPLETED)
     finally:
         for waiter in answers:
             waiter.cancel()
