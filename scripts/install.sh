@@ -31,3 +31,8 @@ if [ ! -f "$stamp" ]; then
     [ "$ROLE" = test ] && .venv/bin/pip install -q --disable-pip-version-check -e sdk
     touch "$stamp"
 fi
+# The classic SignalWire SDK pins twilio 6.54.0, so the tests run it from a venv of its own.
+if [ "$ROLE" = test ] && [ ! -x .venv-classic/bin/python ]; then
+    python3 -m venv .venv-classic
+    .venv-classic/bin/pip install -q --disable-pip-version-check "signalwire==2.1.1"
+fi
