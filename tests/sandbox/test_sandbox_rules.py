@@ -110,9 +110,9 @@ def test_wav_decoding_resamples_and_mixes_down():
 def test_tones_and_inband_dtmf():
     beep = audio_pcm.tone(1000, 0.5)
     assert len(beep) == 8000 and abs(audio_pcm.dominant_frequency(beep) - 1000) < 3
-    from wirexa.media.dtmf import InbandDtmfDetector
+    from wirexa.media.dtmf import InbandDtmfDetector, dtmf_tones
 
     detector = InbandDtmfDetector()
-    pcm = audio_pcm.inband_dtmf("19#")
+    pcm = dtmf_tones("19#")
     found = [d for i in range(0, len(pcm) - 319, 320) if (d := detector.feed(pcm[i:i + 320]))]
     assert found == ["1", "9", "#"]

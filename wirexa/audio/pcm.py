@@ -85,31 +85,6 @@ def tone(frequency: float, seconds: float, amplitude: float = 0.3) -> bytes:
     return wave_.astype("<i2").tobytes()
 
 
-def dual_tone(f1: float, f2: float, seconds: float, amplitude: float = 0.2) -> bytes:
-    a = np.frombuffer(tone(f1, seconds, amplitude), dtype="<i2").astype(np.int32)
-    b = np.frombuffer(tone(f2, seconds, amplitude), dtype="<i2").astype(np.int32)
-    return np.clip(a + b, -32768, 32767).astype("<i2").tobytes()
-
-
-_DTMF_ROWS = (697.0, 770.0, 852.0, 941.0)
-_DTMF_COLS = (1209.0, 1336.0, 1477.0, 1633.0)
-_KEYPAD = ("123A", "456B", "789C", "*0#D")
-
-
-def inband_dtmf(digits: str, duration_ms: int = 100, pause_ms: int = 60) -> bytes:
-    """DTMF as audio, for peers that did not negotiate telephone-event."""
-    out = []
-    for digit in digits.upper():
-        for r, row in enumerate(_KEYPAD):
-            if digit in row:
-                out.append(dual_tone(_DTMF_ROWS[r], _DTMF_COLS[row.index(digit)], duration_ms / 1000))
-                out.append(silence(pause_ms / 1000))
-                break
-        else:
-            raise ValueError(f"not a DTMF digit: {digit!r}")
-    return b"".join(out)
-
-
 def silence(seconds: float) -> bytes:
     return bytes(int(round(seconds * SAMPLE_RATE)) * 2)
 

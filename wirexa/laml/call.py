@@ -4,7 +4,6 @@ for relative URLs), the parameters every request carries, and the services verbs
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 from urllib.parse import urljoin, urlsplit
@@ -79,6 +78,3 @@ class LamlCall:
         API shows it as error_code / error_message, and logged."""
         log.warning("call %s: %s (%d)", self.live.sid, message, code)
         self.services.report_error(self.live.sid, code, message)
-
-    def speech(self, text: str, voice: str, language: str) -> AsyncIterator[bytes]:
-        return self.services.tts.speak(text, voice, language)

@@ -6,9 +6,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-import numpy as np
-
-from wirexa.audio.pcm import tone
+from wirexa.audio.pcm import rms, tone
 from wirexa.media.recorder import CallRecorder
 from wirexa.media.session import MediaSession
 from wirexa.recordings.files import SILENCE_RMS
@@ -33,8 +31,7 @@ async def record_until(media: MediaSession, recorder: CallRecorder, *, keys: str
         nonlocal heard, quiet
         if recorder.paused or limit.done():
             return
-        samples = np.frombuffer(frame, dtype="<i2").astype(np.float32)
-        loud = float(np.sqrt(np.mean(samples * samples))) >= SILENCE_RMS
+        loud = rms(frame) >= SILENCE_RMS
         heard = heard or loud
         quiet = 0 if loud else quiet + 1
         if ((not heard and initial and quiet >= initial) or (heard and after and quiet >= after)

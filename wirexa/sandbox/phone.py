@@ -13,9 +13,9 @@ from typing import Any, Callable
 
 import numpy as np
 
-from wirexa.media import PcmPlayer, RtpEndpoint
-
 from wirexa.audio import pcm
+from wirexa.media import PcmPlayer, RtpEndpoint
+from wirexa.media.dtmf import dtmf_tones
 
 from . import audio
 from .rules import Action
@@ -189,7 +189,7 @@ class Phone:
                                       "t_answer": self.call.since_answer()})
         self.call.event("dtmf-sent", digits=digits)
         if self.endpoint.telephone_event_pt is None:  # not negotiated: in-band tones
-            await self.play(pcm.inband_dtmf(digits, duration_ms, pause_ms))
+            await self.play(dtmf_tones(digits, duration_ms, pause_ms))
         else:
             await self.endpoint.send_dtmf(digits, duration_ms, pause_ms)
 

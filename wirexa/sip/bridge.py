@@ -75,9 +75,6 @@ class SippyThread:
             self._ed.callFromThread(self._ed.breakLoop)
             self._parked.wait(timeout)
 
-    def in_thread(self) -> bool:
-        return self._thread is not None and threading.current_thread() is self._thread
-
     def call(self, fn: Callable[..., Any], *args: Any) -> None:
         """Run fn(*args) on the sippy thread, fire-and-forget. Exceptions are logged."""
         if self._ed is None:
