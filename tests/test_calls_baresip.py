@@ -56,12 +56,26 @@ def rms(frame: bytes) -> float:
     return float(np.sqrt(np.mean(x * x))) if len(x) else 0.0
 
 
+def free_sip_port() -> int:
+    """A port baresip can take: it listens on UDP and TCP there, and for TLS on the next one."""
+    for _ in range(50):
+        port = free_udp_port()
+        try:
+            with socket.socket() as tcp, socket.socket() as tls:
+                tcp.bind(("127.0.0.1", port))
+                tls.bind(("127.0.0.1", port + 1))
+            return port
+        except OSError:
+            continue
+    raise RuntimeError("no free port for baresip's SIP listeners")
+
+
 class Baresip:
     """One baresip process: user `bob`, auto-answer, aufile microphone, sndfile recorder."""
 
     def __init__(self, workdir: Path) -> None:
         self.dir = workdir
-        self.sip_port = free_udp_port()
+        self.sip_port = free_sip_port()
         self.ctrl_port = free_port()
         rtp_low = 20000 + 2 * (free_port() % 10000)
         self.recordings = workdir / "heard"
