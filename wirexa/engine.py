@@ -41,6 +41,7 @@ from wirexa.sip.engine import SipEngine, Trunk
 from wirexa.sip.leg import InboundLeg
 from wirexa.store.batch import Batcher
 from wirexa.store.calls import CallRow, CallStore
+from wirexa.store.checkpoint import WalCheckpointer
 from wirexa.store.db import make_engine, migrate
 from wirexa.store.numbers import NumberStore
 from wirexa.store.projects import Project, ProjectStore
@@ -50,6 +51,7 @@ from wirexa.recordings.storage import LocalStorage
 from wirexa.store.recordings import RecordingStore
 from wirexa.webhooks.delivery import WebhookDelivery
 from wirexa.webhooks.outbox import WebhookStore, subscribe
+from wirexa.webhooks.sender_process import SenderProcess
 
 log = logging.getLogger(__name__)
 
@@ -69,7 +71,10 @@ class Engine:
         self.settings = settings
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         settings.resolve_node_id()
-        self.db = make_engine(settings.sqlalchemy_url, settings.sqlite_synchronous)
+        sqlite = settings.sqlalchemy_url.startswith("sqlite")
+        self.db = make_engine(settings.sqlalchemy_url, settings.sqlite_synchronous, background_checkpoints=sqlite)
+        # Started by serve(); SQLite only (PostgreSQL checkpoints on its own).
+        self.checkpoints = WalCheckpointer(self.db) if sqlite else None
         migrate(self.db)
         self.projects = ProjectStore(self.db)
         self.calls = CallStore(self.db)
@@ -88,8 +93,9 @@ class Engine:
         self.http = httpx.AsyncClient(timeout=httpx.Timeout(15.0, connect=5.0), follow_redirects=True,
                                       limits=httpx.Limits(max_connections=None, max_keepalive_connections=200))
         self.webhooks = WebhookStore(self.db)
+        self.webhook_sender = SenderProcess()
         self.delivery = WebhookDelivery(
-            self.webhooks, self.store, self._auth_token, node_id=settings.node_id,
+            self.webhooks, self.store, self.webhook_sender, self._auth_token, node_id=settings.node_id,
             retry_delays=settings.webhook_retry_schedule(), retry_on=settings.webhook_retry_on(),
             concurrency=settings.webhook_concurrency, per_host=settings.webhook_per_host,
             poll_interval=settings.webhook_poll_interval,
@@ -228,11 +234,21 @@ class Engine:
         if self.sandbox is not None:
             await self.sandbox.stop()
 
+    async def run_delivery(self) -> None:
+        """The webhook delivery worker with its sender process, until cancelled."""
+        await self.webhook_sender.start()
+        try:
+            await self.delivery.run()
+        finally:
+            await self.webhook_sender.close()
+
     async def serve(self, ready: asyncio.Event | None = None, stop: asyncio.Event | None = None) -> None:
         """Run the HTTP API, the call engine and the outbound queue.
 
         Stops on SIGINT/SIGTERM (uvicorn's handlers) or when `stop` is set.
         """
+        if self.checkpoints is not None:
+            self.checkpoints.start()
         if self.live is None:
             await self.start_call_engine()
         tune_gc()
@@ -243,7 +259,7 @@ class Engine:
         )
         server = uvicorn.Server(config)
         queue_task = asyncio.create_task(self.queue.run())
-        delivery_task = asyncio.create_task(self.delivery.run())
+        delivery_task = asyncio.create_task(self.run_delivery())
         server_task = asyncio.create_task(server.serve())
         stop_task = asyncio.create_task((stop or asyncio.Event()).wait())
         try:
@@ -269,4 +285,6 @@ class Engine:
                 await delivery_task
             await self.http.aclose()
             await self.store.close()
+            if self.checkpoints is not None:
+                self.checkpoints.stop()
             self.db.dispose()

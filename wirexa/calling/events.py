@@ -16,6 +16,7 @@ from sqlalchemy import Connection
 from wirexa.calling.ids import call_id
 from wirexa.calls import status as st
 from wirexa.store.calls import CallRow
+from wirexa.outgoing import JSON
 from wirexa.webhooks import outbox
 
 KIND = "calling-event"
@@ -38,7 +39,7 @@ def envelope(event_type: str, account_sid: str, params: dict[str, Any]) -> dict[
 def enqueue_event(conn: Connection, *, account_sid: str, call_sid: str, url: str, event_type: str,
                   params: dict[str, Any]) -> None:
     outbox.enqueue(conn, account_sid=account_sid, call_sid=call_sid, kind=KIND, url=url, method="POST",
-                   params=envelope(event_type, account_sid, params), content_type=outbox.JSON)
+                   params=envelope(event_type, account_sid, params), content_type=JSON)
 
 
 def device(call: CallRow) -> dict[str, Any]:

@@ -5,15 +5,15 @@ Twilio's error codes so users can look them up."""
 from __future__ import annotations
 
 import asyncio
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
 import httpx
 
+from wirexa.outgoing import USER_AGENT, with_query
 from wirexa.webhooks.signing import signature_headers
 
 MAX_DOCUMENT_BYTES = 1024 * 1024
 TOTAL_TIMEOUT = 15.0  # seconds for the whole request, however slowly a server drips its answer
-USER_AGENT = "Wirexa/0.1 (TwilioProxy/1.1 compatible)"
 
 
 class DocumentError(Exception):
@@ -23,13 +23,6 @@ class DocumentError(Exception):
     def __init__(self, code: int, message: str) -> None:
         super().__init__(message)
         self.code = code
-
-
-def with_query(url: str, params: dict[str, str]) -> str:
-    """`url` with `params` appended to its query string (a GET request's parameters)."""
-    parts = urlsplit(url)
-    query = parse_qsl(parts.query, keep_blank_values=True) + list(params.items())
-    return urlunsplit(parts._replace(query=urlencode(query)))
 
 
 class DocumentFetcher:

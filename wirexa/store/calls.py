@@ -46,14 +46,26 @@ _DEBIT = (
 
 
 @functools.lru_cache(maxsize=64)
-def _transition_statement(columns: tuple[str, ...], returning: bool) -> Update:
-    """One UPDATE per set of changed columns, built once: values travel as bound parameters."""
+def _transition_statement(columns: tuple[str, ...], from_count: int, returning: bool) -> Update:
+    """One UPDATE per set of changed columns, built once: values travel as bound parameters
+    (`b_from_0`... for the statuses it may leave: an expanding IN would be re-rendered on
+    every execution)."""
     stmt = (
         update(calls)
-        .where(calls.c.sid == bindparam("b_sid"), calls.c.status.in_(bindparam("b_from", expanding=True)))
+        .where(calls.c.sid == bindparam("b_sid"),
+               calls.c.status.in_([bindparam(f"b_from_{i}") for i in range(from_count)]))
         .values({col: bindparam(col) for col in (*columns, "date_updated")})
     )
     return stmt.returning(*calls.c) if returning else stmt
+
+
+def _transition(sid: str, from_statuses: Iterable[str], values: CallRow,
+                returning: bool) -> tuple[Update, dict[str, Any]]:
+    """The statement and parameters moving call `sid` from one of `from_statuses` to `values`."""
+    statuses = tuple(from_statuses)
+    params = {**values, "date_updated": utcnow(), "b_sid": sid,
+              **{f"b_from_{i}": status for i, status in enumerate(statuses)}}
+    return _transition_statement(tuple(sorted(values)), len(statuses), returning), params
 
 
 @dataclass(frozen=True)
@@ -137,18 +149,18 @@ class CallStore:
     ) -> CallRow | None:
         """Apply `values` only if the call is still in one of `from_statuses` (atomic check).
         Returns the updated call, or None if its state had moved on."""
-        params = {**values, "date_updated": utcnow(), "b_sid": sid, "b_from": list(from_statuses)}
+        statement, params = _transition(sid, from_statuses, values, True)
         with transaction(self.engine, conn) as c:
-            row = c.execute(_transition_statement(tuple(sorted(values)), True), params).first()
+            row = c.execute(statement, params).first()
         return dict(row._mapping) if row is not None else None
 
     def advance(
         self, sid: str, from_statuses: Iterable[str], values: CallRow, conn: Connection | None = None
     ) -> bool:
         """transition() for callers that need no row back (cheaper): True if it applied."""
-        params = {**values, "date_updated": utcnow(), "b_sid": sid, "b_from": list(from_statuses)}
+        statement, params = _transition(sid, from_statuses, values, False)
         with transaction(self.engine, conn) as c:
-            return c.execute(_transition_statement(tuple(sorted(values)), False), params).rowcount > 0
+            return c.execute(statement, params).rowcount > 0
 
     def update_fields(self, sid: str, values: CallRow, conn: Connection | None = None) -> CallRow | None:
         """Change instructions of a call that has not ended yet."""

@@ -14,8 +14,9 @@ from sqlalchemy import Connection, Engine, create_engine, event
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 
 
-def make_engine(url: str, sqlite_synchronous: str = "FULL") -> Engine:
-    """An Engine with the pragmas Wirexa relies on (SQLite: WAL, foreign keys, busy wait)."""
+def make_engine(url: str, sqlite_synchronous: str = "FULL", background_checkpoints: bool = False) -> Engine:
+    """An Engine with the pragmas Wirexa relies on (SQLite: WAL, foreign keys, busy wait).
+    `background_checkpoints`: SQLite leaves WAL checkpoints to a `checkpoint.WalCheckpointer`."""
     if url.startswith("sqlite"):
         engine = create_engine(url, pool_size=8, max_overflow=8)
 
@@ -27,6 +28,8 @@ def make_engine(url: str, sqlite_synchronous: str = "FULL") -> Engine:
             cur.execute("PRAGMA foreign_keys=ON")
             # Other processes (admin commands, a second node) may hold the write lock briefly.
             cur.execute("PRAGMA busy_timeout=5000")
+            if background_checkpoints:
+                cur.execute("PRAGMA wal_autocheckpoint=0")
             cur.close()
 
         return engine

@@ -1,10 +1,7 @@
 """The webhook delivery worker: sends what the outbox holds, signed, with Twilio's per-URL
 options; retries on the configured schedule; never lets one slow host hold up the others
-(no host gets more than `per_host` requests in flight).
-
-HTTP goes through aiohttp rather than the httpx used for documents: measured here against one
-local receiver, httpx managed 700 requests/s one at a time and fell to 220-300/s at 16-64 in
-flight (p50 40-160 ms), while aiohttp kept 2,000-2,700/s with p50 2-15 ms."""
+(no host gets more than `per_host` requests in flight). The requests themselves are made by a
+`Sender` (sender.py; the engine's runs in a process of its own)."""
 
 from __future__ import annotations
 
@@ -15,32 +12,33 @@ from collections import Counter, deque
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from functools import partial
-from typing import Any
-from urllib.parse import urlencode
+from typing import Any, Protocol
 
-import aiohttp
 import orjson
-from yarl import URL
 
 from wirexa.clock import utcnow
-from wirexa.laml.documents import USER_AGENT, with_query
 from wirexa.store.batch import Batcher
-from wirexa.webhooks.options import DeliveryOptions, parse_options
-from wirexa.webhooks.outbox import JSON, Outcome, WebhookStore
-from wirexa.webhooks.signing import json_signature_headers, signature_headers
+from wirexa.webhooks.options import parse_options
+from wirexa.webhooks.outbox import Outcome, WebhookStore
+from wirexa.webhooks.sender import Request, Result
 
 log = logging.getLogger(__name__)
-BODY_KEPT = 1000  # characters of each response kept for the Events API
+
+
+class Sender(Protocol):
+    """Makes requests (the engine's: sender_process.SenderProcess)."""
+
+    async def send(self, request: Request) -> Result: ...
 
 
 class WebhookDelivery:
-    def __init__(self, store: WebhookStore, batcher: Batcher,
+    def __init__(self, store: WebhookStore, batcher: Batcher, sender: Sender,
                  auth_token: Callable[[str], Awaitable[str]], *, node_id: str, retry_delays: list[float],
                  retry_on: frozenset[str], concurrency: int = 200, per_host: int = 16,
                  poll_interval: float = 1.0) -> None:
         self.store = store
         self.batcher = batcher
-        self._http: aiohttp.ClientSession | None = None  # made in run(): it needs the loop
+        self.sender = sender
         self.auth_token = auth_token
         self.node_id = node_id
         self.retry_delays = retry_delays or [60.0]
@@ -54,6 +52,9 @@ class WebhookDelivery:
         self._held: dict[str, deque[dict[str, Any]]] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         self._claiming = False
+        # Whether the last claim may have left due callbacks behind for want of a free slot:
+        # only then is a slot freeing up worth another claim.
+        self._slots_short = True
         self._outcomes: list[Outcome] = []  # attempts not written yet (see _flush)
 
     def notify(self) -> None:
@@ -83,8 +84,6 @@ class WebhookDelivery:
         released = await self.batcher.run(partial(self.store.release, self.node_id))
         if released:
             log.warning("%d webhook(s) were being sent when this node stopped: sending them again", released)
-        # Limits are ours (concurrency, per_host), not the connector's.
-        self._http = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0, limit_per_host=0))
         try:
             while True:
                 self._wake.clear()
@@ -100,6 +99,7 @@ class WebhookDelivery:
                     claimed = len(rows)
                     for row in rows:
                         self._start(row)
+                self._slots_short = claimed == free or any(n >= self.per_host for n in self._in_flight.values())
                 if claimed and claimed == free:
                     continue  # maybe more are due: claim again once a slot frees up
                 try:
@@ -110,7 +110,6 @@ class WebhookDelivery:
             for task in list(self._tasks):
                 task.cancel()
             # Left as `sending`: released (and sent again) when this node starts next.
-            await self._http.close()
 
     async def drain(self, timeout: float) -> None:
         """A graceful stop: give what is due (the last calls' completed callbacks) up to
@@ -134,7 +133,8 @@ class WebhookDelivery:
             if self._in_flight[host] <= 0:
                 del self._in_flight[host]
             self._start_held()
-            self._wake.set()
+            if self._slots_short:
+                self._wake.set()
 
         task.add_done_callback(done)
 
@@ -143,8 +143,9 @@ class WebhookDelivery:
         params: dict[str, Any] = orjson.loads(row["params"])
         attempted_at = utcnow()
         started = time.monotonic()
-        status, error, body, ctype, failure = await self._send(options, row["method"], params, row["account_sid"],
-                                                               row.get("content_type"))
+        status, error, body, ctype, failure = await self.sender.send(Request(
+            row["method"], options.url, params, row.get("content_type"), await self.auth_token(row["account_sid"]),
+            options.connect_timeout, options.read_timeout, options.total_timeout))
         latency_ms = int((time.monotonic() - started) * 1000)
         delivered = failure is None
         next_at = None
@@ -156,7 +157,7 @@ class WebhookDelivery:
             log.warning("webhook %s to %s failed (%s)%s", row["sid"], options.url, error or status,
                         f"; next attempt at {next_at:%H:%M:%S}" if next_at else "; giving up")
         self._outcomes.append(Outcome(row["id"], attempted_at, latency_ms, status, error, body, ctype, next_at,
-                                      delivered))
+                                      delivered, row["call_sid"]))
         if len(self._outcomes) == 1:
             asyncio.get_running_loop().call_soon(self._flush)
 
@@ -166,46 +167,3 @@ class WebhookDelivery:
         callbacks are still `sending` and are sent again after the restart."""
         outcomes, self._outcomes = self._outcomes, []
         self.batcher.submit(partial(self.store.record, outcomes))
-
-    async def _send(self, options: DeliveryOptions, method: str, params: dict[str, Any], account_sid: str,
-                    content_type: str | None = None
-                    ) -> tuple[int | None, str | None, str | None, str | None, str | None]:
-        """(status code, error, response body, content type, failure kind or None on success)."""
-        token = await self.auth_token(account_sid)
-        form: Any
-        if content_type == JSON:  # a JSON body, signed over the URL followed by the body
-            form = orjson.dumps(params)
-            target = options.url
-            headers = json_signature_headers(token, target, form)
-            headers["Content-Type"] = JSON
-        elif method == "GET":
-            target, form = with_query(options.url, params), None
-            headers = signature_headers(token, target)
-        else:
-            # Encoded here: aiohttp's own form encoding costs more than the rest of a request.
-            target, form = options.url, urlencode(params).encode()
-            headers = signature_headers(token, options.url, params)
-            headers["Content-Type"] = "application/x-www-form-urlencoded"
-        headers["User-Agent"] = USER_AGENT
-        timeout = aiohttp.ClientTimeout(total=options.total_timeout, sock_connect=options.connect_timeout,
-                                        sock_read=options.read_timeout)
-        assert self._http is not None
-        try:
-            # encoded=True: sent byte for byte as signed (yarl would re-quote the query).
-            async with self._http.request(method, URL(target, encoded=True), data=form, headers=headers,
-                                          timeout=timeout) as response:
-                code = response.status
-                raw = await response.content.read(BODY_KEPT * 4)
-                ctype = response.headers.get("Content-Type")
-        except aiohttp.ConnectionTimeoutError:
-            return None, "timed out connecting", None, None, "ct"
-        except aiohttp.ClientConnectorError as exc:
-            return None, f"cannot connect: {exc}", None, None, "ct"
-        except TimeoutError:
-            return None, "timed out", None, None, "rt"
-        except aiohttp.ClientError as exc:
-            return None, f"{type(exc).__name__}: {exc}", None, None, "rt"
-        body = raw.decode("utf-8", errors="replace")[:BODY_KEPT]
-        if 200 <= code < 300:
-            return code, None, body, ctype, None
-        return code, f"HTTP {code}", body, ctype, "4xx" if code < 500 else "5xx"

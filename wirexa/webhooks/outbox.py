@@ -18,7 +18,8 @@ from typing import Any, Protocol
 from urllib.parse import urlsplit
 
 import orjson
-from sqlalchemy import Connection, Engine, bindparam, exists, func, insert, select, update
+from sqlalchemy import (Connection, Engine, Insert, Select, bindparam, case, exists, func, insert, literal,
+                        select, update)
 from sqlalchemy.orm import aliased
 
 from wirexa.clock import utcnow
@@ -26,10 +27,9 @@ from wirexa.sids import new_sid
 from wirexa.store.batch import after_commit
 from wirexa.store.db import transaction
 from wirexa.store.paging import cursor_page
-from wirexa.store.tables import inserted_id, webhook_attempts, webhooks
+from wirexa.store.tables import webhook_attempts, webhooks
 
 PENDING, SENDING, DELIVERED, FAILED = "pending", "sending", "delivered", "failed"
-_INSERT = insert(webhooks)
 _INSERT_ATTEMPT = insert(webhook_attempts)
 _AFTER_ATTEMPT = (
     update(webhooks).where(webhooks.c.id == bindparam("b_id"))
@@ -37,9 +37,44 @@ _AFTER_ATTEMPT = (
                                                "date_updated")},
              "attempts": webhooks.c.attempts + 1, "lease_node": None})
 )
-_earlier = aliased(webhooks)
-_OPEN_FOR_CALL = select(webhooks.c.id).where(
-    webhooks.c.call_sid == bindparam("call_sid"), webhooks.c.status.in_((PENDING, SENDING))).limit(1)
+# Statements are built once: building (and cache-keying) the claim query on every claim cost
+# 1.5 ms, running it 13 µs. IN lists of single parameters, not SQLAlchemy's expanding IN,
+# which re-renders the SQL on each execution.
+_OPEN = (literal(PENDING), literal(SENDING))
+
+
+def _insert_statement() -> Insert:
+    """Adds a callback: leased to this node's worker at once (`sending`, `lease_node` =
+    :lease) unless an earlier callback of its call is still open; then it waits as `pending`.
+    One statement, so the check costs no round trip of its own."""
+    earlier = aliased(webhooks)
+    call_has_open = exists().where(earlier.c.call_sid == bindparam("call_sid"), earlier.c.status.in_(_OPEN))
+    given = ("sid", "account_sid", "call_sid", "kind", "url", "host", "method", "params", "content_type",
+             "attempts", "next_attempt_at", "last_status_code", "last_error", "date_created", "date_updated")
+    return (insert(webhooks)
+            .values({**{col: bindparam(col, type_=webhooks.c[col].type) for col in given},
+                     "status": case((call_has_open, PENDING), else_=bindparam("direct_status", type_=webhooks.c.status.type)),
+                     "lease_node": case((call_has_open, None), else_=bindparam("lease", type_=webhooks.c.lease_node.type))})
+            .returning(webhooks.c.id, webhooks.c.status))
+
+
+_INSERT = _insert_statement()
+
+_PENDING_FOR_CALLS = select(webhooks.c.id).where(
+    webhooks.c.call_sid.in_(bindparam("call_sids", expanding=True)), webhooks.c.status == PENDING).limit(1)
+
+
+def _due_candidates() -> Select[Any]:
+    """Due pending callbacks with no earlier open one of their call, oldest first, at most
+    `per_host` of each host (parameters `now`, `per_host`)."""
+    w, earlier = webhooks.c, aliased(webhooks)
+    earlier_open = exists().where(earlier.c.call_sid == w.call_sid, earlier.c.id < w.id, earlier.c.status.in_(_OPEN))
+    due = (select(w.id, w.host, func.row_number().over(partition_by=w.host, order_by=w.id).label("nth"))
+           .where(w.status == PENDING, w.next_attempt_at <= bindparam("now"), ~earlier_open).subquery())
+    return select(due.c.id, due.c.host).where(due.c.nth <= bindparam("per_host")).order_by(due.c.id)
+
+
+_DUE_CANDIDATES = _due_candidates()
 
 
 class Worker(Protocol):
@@ -76,9 +111,7 @@ class Outcome:
     # None: this was the last attempt (delivered, or given up); else when to try again.
     next_attempt_at: datetime | None
     delivered: bool
-
-
-JSON = "application/json"
+    call_sid: str | None = None  # the callback's call, whose next callback may go once this one is done
 
 
 def enqueue(conn: Connection, *, account_sid: str, call_sid: str | None, kind: str, url: str, method: str,
@@ -86,21 +119,18 @@ def enqueue(conn: Connection, *, account_sid: str, call_sid: str | None, kind: s
     """Add a callback to the outbox in the caller's transaction; returns its sid. `params` are
     form fields, or with `content_type=JSON` the JSON body itself (Calling API events)."""
     now = utcnow()
-    worker = _workers.get(conn.engine)
-    # Handed straight to the worker unless an earlier callback of the call is still open.
-    direct = worker is not None and not (
-        call_sid and conn.execute(_OPEN_FOR_CALL, {"call_sid": call_sid}).first() is not None)
-    row = {
+    worker = _workers.get(conn.engine)  # None: no worker here, the callback waits for a claim
+    row: dict[str, Any] = {
         "sid": new_sid("WH"), "account_sid": account_sid, "call_sid": call_sid, "kind": kind, "url": url,
         "host": (urlsplit(url).hostname or "").lower(), "method": method.upper(),
-        "params": orjson.dumps(params).decode(), "content_type": content_type,
-        "status": SENDING if direct else PENDING, "attempts": 0,
-        "next_attempt_at": now, "lease_node": worker.node_id if direct and worker else None,
-        "last_status_code": None, "last_error": None, "date_created": now, "date_updated": now,
+        "params": orjson.dumps(params).decode(), "content_type": content_type, "attempts": 0,
+        "next_attempt_at": now, "last_status_code": None, "last_error": None, "date_created": now,
+        "date_updated": now,
     }
-    row["id"] = inserted_id(conn.execute(_INSERT, row))
+    row["id"], row["status"] = conn.execute(_INSERT, {
+        **row, "direct_status": SENDING if worker else PENDING, "lease": worker.node_id if worker else None}).one()
     if worker is not None:
-        after_commit(conn, partial(worker.take, row) if direct else worker.notify)
+        after_commit(conn, partial(worker.take, row) if row["status"] == SENDING else worker.notify)
     return str(row["sid"])
 
 
@@ -127,16 +157,10 @@ class WebhookStore:
         per call at a time (a call's callbacks go out in order), and per host no more than
         `per_host` minus what is `in_flight` to it (a slow host cannot take every slot)."""
         w = webhooks.c
-        earlier_open = exists().where(
-            _earlier.c.call_sid == w.call_sid, _earlier.c.id < w.id,
-            _earlier.c.status.in_((PENDING, SENDING)))
-        due = (select(w.id, w.host, func.row_number().over(partition_by=w.host, order_by=w.id).label("nth"))
-               .where(w.status == PENDING, w.next_attempt_at <= utcnow(), ~earlier_open).subquery())
-        candidates = select(due.c.id, due.c.host).where(due.c.nth <= per_host).order_by(due.c.id)
         with transaction(self.engine, conn) as c:
             room: dict[str, int] = {}
             ids = []
-            for row_id, host in c.execute(candidates):
+            for row_id, host in c.execute(_DUE_CANDIDATES, {"now": utcnow(), "per_host": per_host}):
                 left = room.setdefault(host, per_host - in_flight.get(host, 0))
                 if left > 0:
                     room[host] = left - 1
@@ -169,7 +193,9 @@ class WebhookStore:
                 "next_attempt_at": o.next_attempt_at or o.attempted_at, "last_status_code": o.status_code,
                 "last_error": o.error, "date_updated": now,
             } for o in outcomes])
-            _wake_after_commit(c)  # a call's next callback may go now
+            done_calls = [o.call_sid for o in outcomes if o.call_sid and o.next_attempt_at is None]
+            if done_calls and c.execute(_PENDING_FOR_CALLS, {"call_sids": done_calls}).first() is not None:
+                _wake_after_commit(c)  # a call's next callback may go now
 
     def release(self, node_id: str, conn: Connection | None = None) -> int:
         """Callbacks this node was sending when it stopped (a crash): pending again, so they
