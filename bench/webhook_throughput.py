@@ -245,6 +245,8 @@ def orchestrate(args: argparse.Namespace) -> int:
           f"max {pct(delays, 1.0):.1f} ms  (mean {statistics.fmean(delays) * 1000:.1f} ms, n={len(delays)})")
     lost = total - after["unique"]
     print(f"callbacks committed: {total}; arrived (unique): {after['unique']}; lost: {lost}; still open: {open_}")
+    met = rate >= 1000 and pct(delays, 0.99) <= 50 and lost == 0 and open_ == 0
+    print(f"target (>= 1,000 callbacks/s, p99 <= 50 ms, none lost across the kill): {'MET' if met else 'NOT MET'}")
     return 0 if lost == 0 and open_ == 0 else 1
 
 
