@@ -1,4 +1,5 @@
 import asyncio
+import socket
 import statistics
 import time
 
@@ -102,3 +103,37 @@ def test_streams_can_leave_during_a_tick():
     clock, calls = uvloop.run(main())
     assert len(calls) == 5 and len(clock) == 0
 
+
+
+def test_sockets_are_read_after_every_stream_sent_its_frame():
+    async def main():
+        clock = MediaClock()
+        events: list[str] = []
+
+        class Stream:
+            def __init__(self, name: str) -> None:
+                self.name = name
+
+            def on_tick(self) -> None:
+                events.append(self.name)
+
+        rx = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        rx.bind(("127.0.0.1", 0))
+        rx.setblocking(False)
+        tx = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        tx.connect(rx.getsockname())
+        clock.poller.add(rx, lambda data, addr: events.append("rx"))
+        clock.add(Stream("a"))
+        clock.add(Stream("b"))
+        tx.send(b"x")  # arrives before the first tick: read on it, after both sends
+        await asyncio.sleep(0.005)
+        clock.start()
+        await asyncio.sleep(0.05)
+        clock.stop()
+        clock.poller.remove(rx)
+        rx.close()
+        tx.close()
+        return events
+
+    events = uvloop.run(main())
+    assert events[:3] == ["a", "b", "rx"] and events.count("rx") == 1

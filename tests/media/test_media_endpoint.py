@@ -236,6 +236,7 @@ def test_inbound_audio_with_other_ptime_is_reframed():
     async def main():
         clock = MediaClock()
         ep = await RtpEndpoint.open(clock, ports)
+        clock.start()  # the clock's tick reads the socket
         got: list[bytes] = []
         ep.add_audio_tap(got.append)
         peer = await open_peer()
@@ -244,6 +245,7 @@ def test_inbound_audio_with_other_ptime_is_reframed():
             chunk = pcm[i * 480 : (i + 1) * 480]
             peer.send(RtpPacket(0, i, i * 240, 5, PCMU.encode(chunk)), ep.local_address)
         await asyncio.sleep(0.05)
+        clock.stop()
         ep.close()
         return got
 
@@ -256,12 +258,14 @@ def test_loss_and_late_packets_are_counted():
     async def main():
         clock = MediaClock()
         ep = await RtpEndpoint.open(clock, ports)
+        clock.start()  # the clock's tick reads the socket
         got: list[bytes] = []
         ep.add_audio_tap(got.append)
         peer = await open_peer()
         for seq in (65534, 65535, 2, 1, 2, 3):  # wraps, loses 0, 1 arrives late, 2 duplicated
             peer.send(RtpPacket(0, seq, 0, 5, PCMU.silence_payload), ep.local_address)
         await asyncio.sleep(0.05)
+        clock.stop()
         ep.close()
         return ep.stats, got
 
@@ -275,6 +279,7 @@ def test_csrc_extension_padding_and_rtcp_on_the_wire():
     async def main():
         clock = MediaClock()
         ep = await RtpEndpoint.open(clock, ports)
+        clock.start()  # the clock's tick reads the socket
         got: list[bytes] = []
         ep.add_audio_tap(got.append)
         peer = await open_peer()
@@ -286,6 +291,7 @@ def test_csrc_extension_padding_and_rtcp_on_the_wire():
         for data in (header + extension + frame + b"\x00\x02", rtcp_receiver_report, b"junk"):
             peer.transport.sendto(data, ep.local_address)
         await asyncio.sleep(0.05)
+        clock.stop()
         ep.close()
         return ep.stats, got
 

@@ -245,6 +245,7 @@ def test_rest_hangup_of_a_live_call(tmp_path):
             leg = await me.dial(carrier, "+15005550001")
             me.connect(await answered(leg))
             await me.play(tone(440, 0.5))
+            await asyncio.sleep(0.05)  # the sandbox reads what arrived on its next 20 ms tick
             live = (await api.get(f"/calls/{leg.call_id}/heard.wav")).content  # so far
             call = (await api.get(f"/calls/{leg.call_id}")).json()
             assert (await api.post(f"/calls/{call['id']}/hangup")).status_code == 202

@@ -4,6 +4,7 @@ codecs.py   G.711 and payload types        rtp.py           packet and telephone
 clock.py    the shared tick                rtp_endpoint.py  a call leg's socket, send and receive
 ports.py    RTP port range allocation      dtmf.py          RFC 4733 both ways, in-band detection
 player.py   PCM sources the tick pulls from
+poller.py   reading every RTP socket on the tick, after its sends
 """
 
 from .clock import MediaClock

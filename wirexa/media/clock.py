@@ -3,6 +3,12 @@
 One timer drives every stream: each tick calls ``on_tick()`` on every registered stream, which
 sends that stream's next frame. A task or timer per stream doubled CPU and pushed p99 lateness
 to 12-25 ms in the measurements behind docs/architecture.md; bench/media_clock.py measures this.
+
+Once every frame of the tick is out, the tick reads the RTP sockets (``poller``), stopping
+shortly before the next tick is due. Reading them on the tick rather than in the loop's I/O
+callbacks means a burst of arriving packets (a far end catching up after a stall) can never
+hold the next tick back: in bench/call_concurrency.py (500 calls) such bursts of 1,000-2,000
+packets made ticks start 10-22 ms late. It also spares every packet an epoll wake-up.
 """
 
 from __future__ import annotations
@@ -14,10 +20,14 @@ from time import monotonic
 from typing import Protocol
 
 from .codecs import FRAME_MS
+from .poller import SocketPoller
 
 log = logging.getLogger(__name__)
 
 PERIOD = FRAME_MS / 1000
+# A tick stops reading the sockets this long before the next tick is due, leaving the loop time
+# for its other work: the next frames go out on time, and what arrived waits a tick more.
+READ_HEADROOM = 0.001
 
 
 class ClockedStream(Protocol):
@@ -26,7 +36,8 @@ class ClockedStream(Protocol):
 
 
 class MediaClock:
-    """Calls ``on_tick()`` of every registered stream every 20 ms.
+    """Calls ``on_tick()`` of every registered stream every 20 ms, then reads the sockets of
+    ``poller``.
 
     Ticks are scheduled against absolute deadlines (start + n * 20 ms), so timer error never
     accumulates. If the loop was late, the missed ticks run back to back, but at most
@@ -44,6 +55,7 @@ class MediaClock:
         self.ticks = 0
         self.skipped_ticks = 0
         self.stream_errors = 0
+        self.poller = SocketPoller()
         # Seconds after the scheduled tick at which the first and the last frame of a tick
         # went out; every send of that tick lies in between. Bounded, for benchmarks/metrics.
         self.first_send_lateness: deque[float] = deque(maxlen=history)
@@ -120,3 +132,4 @@ class MediaClock:
             self.stream_errors += len(failed)
             for stream in failed:
                 self.remove(stream)
+        self.poller.read(deadline + PERIOD - READ_HEADROOM)

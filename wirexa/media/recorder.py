@@ -2,8 +2,10 @@
 
 The endpoint's clock drives it: on every tick one 20 ms frame is added, the frame sent and
 the oldest frame received since (silence when none came), so the recording keeps real time
-through packet loss and silence. The tick only buffers raw frames; mixing and file writes
-happen on a writer thread once a second, so recording costs the media loop almost nothing.
+through packet loss and silence. The tick mixes (or interleaves) the two frames with audioop,
+in C (~0.5 us); a writer thread appends them to the file once a second. That thread does as
+little Python as possible: it competes with the media clock for the GIL, and when it mixed
+with numpy it took 10-14 % of a core at 500 recorded calls (now 3-4 %).
 Each write also brings the WAV header's lengths up to date, so after a crash the file on disk
 holds all but the last second, under a header that (nearly) matches it.
 
@@ -19,9 +21,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Callable, Literal
 
-import numpy as np
-
-from .codecs import FRAME_BYTES, FRAME_SAMPLES, SAMPLE_RATE, SILENT_FRAME
+from .codecs import FRAME_BYTES, FRAME_SAMPLES, SAMPLE_RATE, SILENT_FRAME, audioop
 from .rtp_endpoint import RtpEndpoint
 
 log = logging.getLogger(__name__)
@@ -33,11 +33,28 @@ FLUSH_FRAMES = 50  # one second of audio per write
 _writer = ThreadPoolExecutor(1, thread_name_prefix="wirexa-recorder")
 
 
-def _frame(frame: bytes | memoryview | None) -> bytes:
-    return bytes(frame) if frame is not None and len(frame) == FRAME_BYTES else SILENT_FRAME
+Frame = bytes | memoryview
+Tick = Callable[[Frame | None], None]
+Mix = Callable[[bytes, Frame], bytes]  # (inbound, outbound) -> what the file gets for this tick
 
 
-Tick = Callable[[bytes | memoryview | None], None]
+def _mono_mix(inbound: bytes, outbound: Frame) -> bytes:
+    return audioop.add(inbound, outbound, 2)  # saturates at full scale
+
+
+def _stereo(inbound: bytes, outbound: Frame) -> bytes:
+    """Inbound left, outbound right, interleaved."""
+    return audioop.add(audioop.tostereo(inbound, 2, 1, 0), audioop.tostereo(outbound, 2, 0, 1), 2)
+
+
+def _mixer(direction: Direction, channels: int) -> Mix:
+    if channels == 2:
+        return _stereo
+    if direction == "both":
+        return _mono_mix
+    if direction == "inbound":
+        return lambda inbound, _: inbound
+    return lambda _, outbound: bytes(outbound)  # a copy: the frame may view a player's buffer
 
 
 class _Ticks:
@@ -46,7 +63,7 @@ class _Ticks:
     def __init__(self, ticks: list[Tick]) -> None:
         self.ticks = ticks
 
-    def __call__(self, sent: bytes | memoryview | None) -> None:
+    def __call__(self, sent: Frame | None) -> None:
         for tick in self.ticks:
             tick(sent)
 
@@ -91,7 +108,8 @@ class CallRecorder:
         self._wav.setnchannels(channels)
         self._wav.setsampwidth(2)
         self._wav.setframerate(SAMPLE_RATE)
-        self._pending: list[tuple[bytes, bytes]] = []
+        self._mix = _mixer(direction, channels)
+        self._pending: list[bytes] = []
         self._writes: deque[Future[None]] = deque()
         self.closed: Future[None] | None = None  # resolves once the file is complete on disk
         self.error: BaseException | None = None  # the first write that failed
@@ -105,11 +123,15 @@ class CallRecorder:
     def seconds(self) -> float:
         return self.frames * FRAME_SAMPLES / SAMPLE_RATE
 
-    def _on_tick(self, sent: bytes | memoryview | None) -> None:
+    def _on_tick(self, sent: Frame | None) -> None:
         inbound = self._inbound.popleft() if self._inbound else SILENT_FRAME
         if self.paused:  # paused: nothing is recorded (the recording resumes where it left off)
             return
-        self._pending.append((inbound, _frame(sent)))
+        # Both frames whole, or audioop would raise on the tick (and the clock drop the call).
+        if len(inbound) != FRAME_BYTES:
+            inbound = SILENT_FRAME
+        outbound = sent if sent is not None and len(sent) == FRAME_BYTES else SILENT_FRAME
+        self._pending.append(self._mix(inbound, outbound))
         self.frames += 1
         if len(self._pending) >= FLUSH_FRAMES:
             self._flush()
@@ -117,25 +139,14 @@ class CallRecorder:
             self.on_frame(inbound)
 
     def _flush(self) -> None:
-        chunk, self._pending = self._pending, []
-        self._writes.append(_writer.submit(self._write, chunk))
+        chunk, self._pending = b"".join(self._pending), []
+        # writeframes also keeps the header's lengths current
+        self._writes.append(_writer.submit(self._wav.writeframes, chunk))
         while self._writes and self._writes[0].done():
             error = self._writes.popleft().exception()
             if error is not None and self.error is None:  # e.g. disk full: the call goes on
                 self.error = error
                 log.error("recording to %s failed: %s", self.path, error)
-
-    def _write(self, chunk: list[tuple[bytes, bytes]]) -> None:
-        """Writer thread: mix or interleave a second of frames and append them to the file."""
-        inbound = np.frombuffer(b"".join(i for i, _ in chunk), dtype="<i2")
-        outbound = np.frombuffer(b"".join(o for _, o in chunk), dtype="<i2")
-        if self.channels == 2:
-            out = np.column_stack((inbound, outbound)).ravel()
-        elif self.direction == "both":
-            out = np.clip(inbound.astype(np.int32) + outbound, -32768, 32767).astype(np.int16)
-        else:
-            out = inbound if self.direction == "inbound" else outbound
-        self._wav.writeframes(out.astype("<i2").tobytes())  # also keeps the header's length current
 
     def stop(self) -> float:
         """Detach from the call and finish the file (on the writer thread: `closed` tells when);

@@ -33,8 +33,12 @@ class EndpointStats:
     ignored: int = 0  # not RTP, unknown payload type, or from an address other than the peer
 
 
-class RtpEndpoint(asyncio.DatagramProtocol):
+class RtpEndpoint:
     """Sends one frame per clock tick and delivers received audio and digits to listeners.
+
+    Receiving also happens on the clock's tick (its ``poller``, once every frame of the tick is
+    sent): a received frame reaches taps and listeners within a tick (20 ms) of arriving, later
+    when the process is short of CPU (sending on time comes first: see poller.py).
 
     Sending: whatever source ``play()`` set, else silence (so NATs and peers see a steady stream;
     ``send_silence=False`` sends nothing instead, and the next packet gets the marker bit).
@@ -82,7 +86,6 @@ class RtpEndpoint(asyncio.DatagramProtocol):
         # as their clock, so a recording has one frame per 20 ms whatever the network does.
         self.sent_audio_tap: Callable[[bytes | memoryview | None], None] | None = None
         self._dtmf_listeners: list[DtmfListener] = []
-        self._transport: asyncio.DatagramTransport | None = None
         self._sock: socket.socket | None = None
         self._ports: PortAllocator | None = None
         self.local_address: Address = ("", 0)
@@ -102,7 +105,6 @@ class RtpEndpoint(asyncio.DatagramProtocol):
         **options,
     ) -> RtpEndpoint:
         """Bind a port from ``ports`` on ``host`` and join ``clock``."""
-        loop = asyncio.get_running_loop()
         endpoint = cls(clock, **options)
         family = socket.AF_INET6 if ":" in host else socket.AF_INET
         for _ in range(len(ports)):
@@ -115,11 +117,11 @@ class RtpEndpoint(asyncio.DatagramProtocol):
                 sock.close()
                 log.debug("RTP port %s:%d unavailable: %s", host, port, exc)
                 continue
-            await loop.create_datagram_endpoint(lambda: endpoint, sock=sock)
             endpoint._sock = sock
             endpoint._ports = ports
             endpoint.local_address = (host, port)
             clock.add(endpoint)
+            clock.poller.add(sock, endpoint.datagram_received)
             return endpoint
         raise OSError(f"no free RTP port on {host}")
 
@@ -189,9 +191,9 @@ class RtpEndpoint(asyncio.DatagramProtocol):
         for waiter in self._dtmf_waiters:  # digits that will never be sent now
             waiter.cancel()
         self._dtmf_waiters.clear()
-        if self._transport is not None:
-            self._transport.close()  # closes the socket too
-            self._transport = None
+        if self._sock is not None:
+            self.clock.poller.remove(self._sock)
+            self._sock.close()
             self._sock = None
         if self._ports is not None:
             self._ports.release(self.local_address[1])
@@ -248,13 +250,6 @@ class RtpEndpoint(asyncio.DatagramProtocol):
             self.stats.sent += 1
 
     # --- receiving -----------------------------------------------------------------------
-
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self._transport = transport  # type: ignore[assignment]
-
-    def error_received(self, exc: Exception) -> None:
-        # ICMP port unreachable from a peer that is not listening yet: not fatal for RTP.
-        log.debug("RTP socket %s: %s", self.local_address, exc)
 
     def datagram_received(self, data: bytes, addr: Address) -> None:
         # Hot path: every packet of every call. The common packet (no CSRC, extension or

@@ -15,9 +15,7 @@ import socket
 from collections import deque
 from collections.abc import Callable
 
-import numpy as np
-
-from .codecs import FRAME_BYTES, SILENT_FRAME, codec_by_name
+from .codecs import FRAME_BYTES, SILENT_FRAME, audioop, codec_by_name
 from .rtp import HEADER
 from .session import MediaSession
 
@@ -43,9 +41,8 @@ class CallAudioTap:
             frame = inbound
         elif self.direction == "listen":
             frame = outbound
-        else:
-            mixed = np.frombuffer(inbound, "<i2").astype(np.int32) + np.frombuffer(outbound, "<i2")
-            frame = np.clip(mixed, -32768, 32767).astype("<i2").tobytes()
+        else:  # audioop, in C: ~0.4 us on the tick where numpy took ~14
+            frame = audioop.add(inbound, outbound, 2)  # saturates at full scale
         try:
             self.sink(frame)
         except Exception:

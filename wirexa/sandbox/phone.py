@@ -11,10 +11,9 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable
 
-import numpy as np
-
 from wirexa.audio import pcm
 from wirexa.media import PcmPlayer, RtpEndpoint
+from wirexa.media.codecs import audioop
 from wirexa.media.dtmf import dtmf_tones
 
 from . import audio
@@ -95,12 +94,11 @@ class VirtualCall:
         self.event("ended", state=state, code=self.final_code, by=self.ended_by)
 
     def on_heard(self, pcm: bytes) -> float:
-        """Append one received 20 ms frame; returns its RMS."""
+        """Append one received 20 ms frame; returns its RMS (rounded down to an integer: this
+        runs for every frame of every call, and audioop takes ~0.3 us where numpy took ~4)."""
         self._heard += pcm
-        x = np.frombuffer(pcm, dtype="<i2").astype(np.float32)
-        sq = float(np.dot(x, x))
-        level = (sq / len(x)) ** 0.5 if len(x) else 0.0
-        self._sum_sq += sq
+        level = float(audioop.rms(pcm, 2))
+        self._sum_sq += level * level * (len(pcm) // 2)
         self._frames += 1
         if level >= LOUD_RMS:
             self._loud_frames += 1
