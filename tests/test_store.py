@@ -165,6 +165,11 @@ def test_calls_per_second_is_exact_and_spread_over_the_second() -> None:
     for i, t in enumerate(sent):
         assert sum(1 for u in sent[i:] if u - t < 1.0) <= 20  # never more than 20 in a second
         assert sum(1 for u in sent[i:] if u - t < 0.099) <= 4  # and spread: 4 per tenth at most
+    gaps = [b - a for a, b in zip(sent, sent[1:])]
+    assert min(gaps) > 0.047 and max(gaps) < 0.053  # evenly: one every 50 ms (the dispatcher asks each ms)
+    late = CallsPerSecond(20)  # a dispatcher that wakes 120 ms late takes what it missed
+    late.record(0.0)
+    assert late.available(0.17) == 3 and late.available(1.5) == 1  # after a second idle: no burst
     slow = CallsPerSecond(0.5)
     assert slow.available(0.0) == 1
     slow.record(0.0)
