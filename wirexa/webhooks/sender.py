@@ -51,8 +51,9 @@ def signed(request: Request) -> tuple[str, bytes | None, list[str]]:
     """(URL to request, body or None for a GET, header lines), signed with the project's token."""
     url, params, token = request.url, request.params, request.auth_token
     if request.content_type == JSON:  # a JSON body, signed over the URL followed by the body
-        body: bytes | None = orjson.dumps(params)
-        headers = json_signature_headers(token, url, body)
+        json_body = orjson.dumps(params)
+        body: bytes | None = json_body
+        headers = json_signature_headers(token, url, json_body)
         headers["Content-Type"] = JSON
     elif request.method == "GET":
         url, body = with_query(url, params), None

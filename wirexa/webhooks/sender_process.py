@@ -131,15 +131,19 @@ class SenderProcess:
                 child = await asyncio.create_subprocess_exec(
                     sys.executable, "-m", __name__, "--fd", str(theirs.fileno()), pass_fds=(theirs.fileno(),))
             self.pid = child.pid
-            lost = loop.create_future()
-            _, link = await loop.create_unix_connection(
-                lambda: FrameProtocol(self._on_result, lambda: lost.done() or lost.set_result(None)), sock=ours)
+            lost = asyncio.Event()
+            _, link = await loop.create_unix_connection(lambda: FrameProtocol(self._on_result, lost.set), sock=ours)
             self._link = link
             for request_id, (request, _) in list(self._waiting.items()):  # unanswered by a child that died
                 link.write([request_id, *request])
             self._connected.set()
             try:
-                await asyncio.wait([lost, asyncio.ensure_future(child.wait())], return_when=asyncio.FIRST_COMPLETED)
+                watches = [asyncio.ensure_future(lost.wait()), asyncio.ensure_future(child.wait())]
+                try:
+                    await asyncio.wait(watches, return_when=asyncio.FIRST_COMPLETED)
+                finally:
+                    for watch in watches:
+                        watch.cancel()
                 self._link = None
                 log.error("the webhook sender process stopped (exit code %s): starting another", child.returncode)
                 await asyncio.sleep(RESTART_DELAY)
@@ -161,14 +165,15 @@ class SenderProcess:
 def serve(fd: int) -> None:
     """Send what the engine asks, answer each outcome; stop when the engine's socket closes."""
     link = socket.socket(fileno=fd)
+    link_fd = link.fileno()
     reader = FrameReader()
     sender = CurlSender()
     try:
         while True:
             limit = sender.timeout()
             read, write, error = sender.fdset()
-            ready, _, _ = select.select([*read, link], write, error, 1.0 if limit is None else min(limit, 1.0))
-            if link in ready:
+            ready, _, _ = select.select([*read, link_fd], write, error, 1.0 if limit is None else min(limit, 1.0))
+            if link_fd in ready:
                 data = link.recv(1 << 16)
                 if not data:
                     return  # the engine stopped
