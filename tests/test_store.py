@@ -6,6 +6,8 @@ import threading
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
 from sqlalchemy import inspect
 
 from wirexa.calls import status as st
@@ -13,6 +15,7 @@ from wirexa.sids import new_call_sid
 from wirexa.store.calls import CallStore
 from wirexa.store.db import make_engine, migrate
 from wirexa.store.projects import ProjectStore
+from wirexa.store.tables import metadata
 
 
 def stores(url: str) -> tuple[ProjectStore, CallStore]:
@@ -32,6 +35,13 @@ def test_schema_has_the_owner_node_column(database_url: str) -> None:
     projects, calls = stores(database_url)
     cols = {c["name"] for c in inspect(calls.engine).get_columns("calls")}
     assert {"node_id", "dispatched_at", "sip_response_code", "error_message"} <= cols
+
+
+def test_migrations_build_exactly_the_tables_the_code_defines(database_url: str) -> None:
+    _, calls = stores(database_url)
+    with calls.engine.connect() as conn:
+        context = MigrationContext.configure(conn, opts={"compare_type": True})
+        assert compare_metadata(context, metadata) == []
 
 
 def test_times_come_back_timezone_aware_utc(database_url: str) -> None:
@@ -82,6 +92,19 @@ def test_a_claimed_call_is_not_canceled_as_waiting(database_url: str) -> None:
     assert calls.finish(row["sid"], st.CANCELED, unclaimed=True,
                         default_price_per_minute=Decimal("0.01"), price_unit="USD") is None
     assert calls.get(p.sid, row["sid"])["status"] == st.QUEUED  # type: ignore[index]
+
+
+def test_the_queue_lists_each_project_with_calls_waiting_for_a_node(database_url: str) -> None:
+    projects, calls = stores(database_url)
+    waiting, claimed, ringing, idle = (projects.create(n) for n in ("W", "C", "R", "I"))
+    for _ in range(3):
+        new_call(calls, waiting.sid)
+    new_call(calls, claimed.sid)
+    calls.claim_queued(claimed.sid, "node-a", 10)  # still queued, but a node owns it
+    new_call(calls, ringing.sid, status=st.RINGING)
+    assert calls.projects_with_queued() == [waiting.sid]
+    new_call(calls, idle.sid)
+    assert sorted(calls.projects_with_queued()) == sorted([waiting.sid, idle.sid])
 
 
 def test_concurrent_claimers_never_take_the_same_call(database_url: str) -> None:

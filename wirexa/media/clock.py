@@ -48,7 +48,9 @@ class MediaClock:
     def __init__(self, *, max_burst: int = 3, history: int = 15_000) -> None:
         self.max_burst = max_burst
         self._streams: dict[ClockedStream, object] = {}  # insertion-ordered set
-        self._callbacks: tuple = ()
+        # (stream, on_tick) pairs, rebuilt on the next tick after streams come or go: at most
+        # one rebuild per tick however many calls start or end in it.
+        self._callbacks: tuple | None = ()
         self._handle: asyncio.TimerHandle | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._deadline = 0.0
@@ -66,12 +68,12 @@ class MediaClock:
 
     def add(self, stream: ClockedStream) -> None:
         self._streams[stream] = None
-        self._callbacks = tuple((s, s.on_tick) for s in self._streams)
+        self._callbacks = None
 
     def remove(self, stream: ClockedStream) -> None:
         if stream in self._streams:
             del self._streams[stream]
-            self._callbacks = tuple((s, s.on_tick) for s in self._streams)
+            self._callbacks = None
 
     def start(self) -> None:
         """Start ticking on the running event loop (idempotent)."""
@@ -119,7 +121,10 @@ class MediaClock:
         self.ticks += 1
         first = monotonic()
         failed = None
-        for stream, on_tick in self._callbacks:
+        callbacks = self._callbacks
+        if callbacks is None:
+            callbacks = self._callbacks = tuple((s, s.on_tick) for s in self._streams)
+        for stream, on_tick in callbacks:
             try:
                 on_tick()
             except Exception:

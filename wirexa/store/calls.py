@@ -10,7 +10,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, Engine, Update, bindparam, delete, insert, select, update
+from sqlalchemy import ColumnElement, Connection, Engine, Update, bindparam, delete, func, insert, select, update
 
 from wirexa.calls import status as st
 from wirexa.clock import utcnow
@@ -38,6 +38,36 @@ _FINISH = (
     .returning(*calls.c)
 )
 _FINISH_UNCLAIMED = _FINISH.where(calls.c.node_id.is_(None))
+
+# The projects with calls waiting for a node, one index probe each (a skip scan of
+# ix_calls_queue): DISTINCT would read every waiting call, thousands while a campaign queues.
+_WAITING = select(func.min(calls.c.account_sid)).where(calls.c.status == bindparam("b_status"),
+                                                        calls.c.node_id.is_(None))
+_seen = select(_WAITING.scalar_subquery().label("account_sid")).cte("waiting", recursive=True)
+_seen = _seen.union_all(
+    select(_WAITING.where(calls.c.account_sid > _seen.c.account_sid).scalar_subquery())
+    .where(_seen.c.account_sid.is_not(None))
+)
+_PROJECTS_WAITING = select(_seen.c.account_sid)
+
+# A project's oldest waiting calls, claimed for a node in one statement. A CTE, not
+# `IN (subquery)`: PostgreSQL may re-run such a subquery, and with SKIP LOCKED each run can
+# pick other rows, claiming more than the limit.
+_picked = (
+    select(calls.c.id)
+    .where(calls.c.account_sid == bindparam("b_account"), calls.c.status == bindparam("b_status"),
+           calls.c.node_id.is_(None))
+    .order_by(calls.c.id)
+    .limit(bindparam("b_limit"))
+    .with_for_update(skip_locked=True)
+    .cte("picked")
+)
+_CLAIM = (
+    update(calls)
+    .where(calls.c.id == _picked.c.id, calls.c.node_id.is_(None))
+    .values(node_id=bindparam("node_id"), dispatched_at=bindparam("dispatched_at"))
+    .returning(*calls.c)
+)
 _DEBIT = (
     update(projects)
     .where(projects.c.sid == bindparam("b_account"))
@@ -180,10 +210,8 @@ class CallStore:
     # The outbound queue ------------------------------------------------------------
 
     def projects_with_queued(self, conn: Connection | None = None) -> list[str]:
-        c = calls.c
-        q = select(c.account_sid).where(c.status == st.QUEUED, c.node_id.is_(None)).distinct()
         with transaction(self.engine, conn) as tx:
-            return list(tx.scalars(q))
+            return [sid for sid in tx.scalars(_PROJECTS_WAITING, {"b_status": st.QUEUED}) if sid is not None]
 
     def claim_queued(self, account_sid: str, node_id: str, limit: int,
                      conn: Connection | None = None) -> list[CallRow]:
@@ -192,25 +220,10 @@ class CallStore:
         One statement, so concurrent claimers (other nodes) never take the same call:
         PostgreSQL skips rows another claimer has locked, SQLite serialises writers.
         """
-        c = calls.c
-        pick = (
-            select(c.id)
-            .where(c.account_sid == account_sid, c.status == st.QUEUED, c.node_id.is_(None))
-            .order_by(c.id)
-            .limit(limit)
-            .with_for_update(skip_locked=True)
-            # A CTE, not `IN (subquery)`: PostgreSQL may re-run such a subquery, and with
-            # SKIP LOCKED each run can pick other rows, claiming more than `limit`.
-            .cte("picked")
-        )
-        claim = (
-            update(calls)
-            .where(c.id == pick.c.id, c.node_id.is_(None))
-            .values(node_id=node_id, dispatched_at=utcnow())
-            .returning(*calls.c)
-        )
+        params = {"b_account": account_sid, "b_status": st.QUEUED, "b_limit": limit,
+                  "node_id": node_id, "dispatched_at": utcnow()}
         with transaction(self.engine, conn) as tx:
-            claimed = [dict(r._mapping) for r in tx.execute(claim)]
+            claimed = [dict(r._mapping) for r in tx.execute(_CLAIM, params)]
         return sorted(claimed, key=lambda r: r["id"])
 
     def owned_unfinished(self, node_id: str, conn: Connection | None = None) -> list[CallRow]:

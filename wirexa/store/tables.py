@@ -149,7 +149,7 @@ calls = Table(
     Column("calling_status_events", String(128), nullable=True),  # space-separated; NULL: all
     Index("ix_calls_account_id", "account_sid", "id"),
     Index("ix_calls_account_status_id", "account_sid", "status", "id"),
-    Index("ix_calls_queue", "status", "node_id", "id"),
+    Index("ix_calls_queue", "status", "node_id", "account_sid", "id"),  # waiting calls by project
     Index("ix_calls_node", "node_id"),
 )
 
