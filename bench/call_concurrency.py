@@ -38,9 +38,7 @@ import signal
 import socket
 import subprocess
 import sys
-import re
 import tempfile
-import threading
 import time
 import uuid
 import warnings
@@ -65,12 +63,12 @@ from wirexa.engine import Engine  # noqa: E402
 from wirexa.media.rtp_endpoint import EndpointStats  # noqa: E402
 from wirexa.audio import pcm  # noqa: E402
 from wirexa.sandbox import audio  # noqa: E402
+from procstat import machine_cpu, proc_cpu_seconds, thread_cpu  # noqa: E402  (bench/)
 
 PREFIX = "+1555010"  # the benchmark's numbers: +1555010NNNN
 PROMPT_TEXT = "Thank you for calling. Please hold while we connect you."
 PHONE_TEXT = "Hello, I am still here, and I keep talking to you."
 LOUD_RMS = 300
-CLK_TCK = os.sysconf("SC_CLK_TCK")
 
 
 def free_port(kind: int = socket.SOCK_STREAM) -> int:
@@ -82,34 +80,6 @@ def free_port(kind: int = socket.SOCK_STREAM) -> int:
 def udp_errors() -> dict[str, int]:
     lines = [line.split() for line in Path("/proc/net/snmp").read_text().splitlines() if line.startswith("Udp:")]
     return {k: int(v) for k, v in zip(lines[0][1:], lines[1][1:]) if "Err" in k}
-
-
-def proc_cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / CLK_TCK  # utime + stime
-
-
-def machine_cpu_seconds() -> float:
-    """Busy CPU seconds of the whole machine, all cores (from /proc/stat)."""
-    values = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
-    idle = values[3] + values[4]  # idle + iowait
-    return (sum(values[:8]) - idle) / CLK_TCK
-
-
-def thread_cpu() -> dict[str, float]:
-    """CPU seconds per thread of this process, by Python thread name (main loop, sippy, the
-    runner's DB thread...)."""
-    names = {t.native_id: t.name for t in threading.enumerate()}
-    out: dict[str, float] = {}
-    for task in Path("/proc/self/task").iterdir():
-        try:
-            name = names.get(int(task.name)) or (task / "comm").read_text().strip()
-            name = re.sub(r"_\d+$", "", name)  # pool threads: one entry per pool
-            fields = (task / "stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        out[name] = out.get(name, 0.0) + (int(fields[11]) + int(fields[12])) / CLK_TCK
-    return out
 
 
 def percentiles_ms(samples) -> str:  # type: ignore[no-untyped-def]
@@ -371,12 +341,12 @@ async def bench(args: argparse.Namespace, workdir: Path, far_end: Sandbox | Sipp
         udp0 = udp_errors()
         threads0 = thread_cpu()
         sand0 = proc_cpu_seconds(far_end.proc.pid)
-        machine0 = machine_cpu_seconds()
+        machine0 = machine_cpu()
         wall0, cpu0 = time.perf_counter(), time.process_time()
         await asyncio.sleep(args.hold)
         wall, cpu = time.perf_counter() - wall0, time.process_time() - cpu0
         sand = proc_cpu_seconds(far_end.proc.pid) - sand0
-        machine = machine_cpu_seconds() - machine0
+        machine = machine_cpu() - machine0
         threads1 = thread_cpu()
         udp = {k: v - udp0[k] for k, v in udp_errors().items()}
         after = stats_sum(stats_list)
@@ -390,8 +360,8 @@ async def bench(args: argparse.Namespace, workdir: Path, far_end: Sandbox | Sipp
               f"({len(engine.runner.live)} live at the end) ---")
         print(f"engine process CPU: {100 * cpu / wall:.1f} % of one core "
               f"(process time {cpu:.2f} s / wall {wall:.2f} s); far end process: {100 * sand / wall:.1f} %")
-        others = max(0.0, machine - cpu - sand)
-        print(f"machine: {100 * machine / wall:.0f} % busy of {os.cpu_count()} cores x 100 %; other processes "
+        others = max(0.0, machine.busy - machine.steal - cpu - sand)
+        print(f"machine: {machine.describe(wall)}; other processes "
               f"{100 * others / wall:.0f} % (load average {os.getloadavg()[0]:.2f})")
         busy = sorted(((threads1.get(k, 0) - threads0.get(k, 0), k) for k in threads1), reverse=True)
         print("  by thread: " + ", ".join(f"{k} {100 * v / wall:.1f} %" for v, k in busy if v > 0.005 * wall))

@@ -22,7 +22,6 @@ import argparse
 import asyncio
 import csv
 import os
-import re
 import resource
 import shutil
 import signal
@@ -30,7 +29,6 @@ import socket
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 import uuid
 from decimal import Decimal
@@ -45,38 +43,12 @@ from wirexa.calls import status as st  # noqa: E402
 from wirexa.calls.runner import LiveCall  # noqa: E402
 from wirexa.config import Settings  # noqa: E402
 from wirexa.engine import Engine  # noqa: E402
-
-CLK_TCK = os.sysconf("SC_CLK_TCK")
-
+from procstat import machine_cpu, proc_cpu_seconds, thread_cpu  # noqa: E402  (bench/)
 
 def free_port(kind: int = socket.SOCK_STREAM) -> int:
     with socket.socket(socket.AF_INET, kind) as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
-
-
-def proc_cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / CLK_TCK
-
-
-def machine_cpu_seconds() -> float:
-    values = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
-    return (sum(values[:8]) - values[3] - values[4]) / CLK_TCK
-
-
-def thread_cpu() -> dict[str, float]:
-    names = {t.native_id: t.name for t in threading.enumerate()}
-    out: dict[str, float] = {}
-    for task in Path("/proc/self/task").iterdir():
-        try:
-            name = names.get(int(task.name)) or (task / "comm").read_text().strip()
-            name = re.sub(r"_\d+$", "", name)
-            fields = (task / "stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        out[name] = out.get(name, 0.0) + (int(fields[11]) + int(fields[12])) / CLK_TCK
-    return out
 
 
 class Sipp:
@@ -195,7 +167,7 @@ async def bench(args: argparse.Namespace, workdir: Path, sipp: Sipp) -> int:
     clock.reset_stats()
 
     ready, stop = asyncio.Event(), asyncio.Event()
-    threads0, machine0, sipp0 = thread_cpu(), machine_cpu_seconds(), proc_cpu_seconds(sipp.proc.pid)
+    threads0, machine0, sipp0 = thread_cpu(), machine_cpu(), proc_cpu_seconds(sipp.proc.pid)
     wall0, cpu0 = time.perf_counter(), time.process_time()
     t0 = time.monotonic()
     serve = asyncio.create_task(engine.serve(ready, stop))  # the queue starts dispatching now
@@ -216,7 +188,7 @@ async def bench(args: argparse.Namespace, workdir: Path, sipp: Sipp) -> int:
             if len(ended) >= total:
                 break
         wall, cpu = time.perf_counter() - wall0, time.process_time() - cpu0
-        threads1, machine1 = thread_cpu(), machine_cpu_seconds()
+        threads1, machine1 = thread_cpu(), machine_cpu()
         sipp_cpu = proc_cpu_seconds(sipp.proc.pid) - sipp0 if sipp.proc.poll() is None else None
     finally:
         stop.set()
@@ -265,7 +237,7 @@ async def bench(args: argparse.Namespace, workdir: Path, sipp: Sipp) -> int:
     print(f"SIPp (exit code {sipp.proc.returncode}): {counts or 'no statistics written'}")
     print(f"CPU over {wall:.1f} s: engine process {100 * cpu / wall:.1f} % of one core"
           + (f", SIPp {100 * sipp_cpu / wall:.1f} %" if sipp_cpu is not None else "")
-          + f", whole machine {100 * (machine1 - machine0) / wall:.0f} % of {os.cpu_count()} x 100 %")
+          + f", {(machine1 - machine0).describe(wall)}")
     busy = sorted(((threads1.get(k, 0) - threads0.get(k, 0), k) for k in threads1), reverse=True)
     print("  engine by thread: " + ", ".join(f"{k} {100 * v / wall:.1f} %" for v, k in busy if v > 0.005 * wall))
     first_l = np.asarray(clock.first_send_lateness) * 1000

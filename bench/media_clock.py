@@ -25,7 +25,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import multiprocessing as mp
-import os
 import random
 import resource
 import select
@@ -46,6 +45,7 @@ from wirexa.media.player import PcmPlayer  # noqa: E402
 from wirexa.media.ports import PortAllocator  # noqa: E402
 from wirexa.media.rtp import HEADER  # noqa: E402
 from wirexa.media.rtp_endpoint import RtpEndpoint  # noqa: E402
+from procstat import machine_cpu  # noqa: E402  (bench/)
 
 IDLE_S = 5.0
 WARMUP_S = 1.0
@@ -72,13 +72,6 @@ def percentiles_ms(samples) -> str:
     a = np.asarray(samples) * 1000
     p50, p99, p999 = np.percentile(a, [50, 99, 99.9])
     return f"p50 {p50:6.2f}  p99 {p99:6.2f}  p99.9 {p999:6.2f}  max {a.max():6.2f} ms"
-
-
-def machine_busy_seconds() -> float:
-    """CPU time all processes of the machine have used since boot (from /proc/stat)."""
-    fields = Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]
-    user, nice, system, idle, iowait, irq, softirq, steal = (int(x) for x in fields[:8])
-    return (user + nice + system + irq + softirq + steal) / os.sysconf("SC_CLK_TCK")
 
 
 def children_cpu_seconds() -> float:
@@ -250,7 +243,7 @@ def main() -> None:
         procs.append(ctx.Process(target=phones_process, args=(theirs, n, args.port_base + 10000 + i * span, args.phone_phases), daemon=True))
         procs.append(ctx.Process(target=wirexa_process, args=(media_result, ours, n, args.port_base + i * span, args.seconds), daemon=True))
         results.append((media_end, ours))
-    busy0, ours0, wall0 = machine_busy_seconds(), children_cpu_seconds(), time.monotonic()
+    machine0, ours0, wall0 = machine_cpu(), children_cpu_seconds(), time.monotonic()
     for proc in procs:
         proc.start()
     media = [media_end.recv() for media_end, _ in results]
@@ -258,8 +251,8 @@ def main() -> None:
     for proc in procs:
         proc.join(5)
     # Whatever else ran on the machine meanwhile (other benchmarks, test suites) skews the figures.
-    busy, ours_cpu = machine_busy_seconds() - busy0, children_cpu_seconds() - ours0
-    others = max(0.0, busy - ours_cpu) / (time.monotonic() - wall0)
+    machine, ours_cpu, wall = machine_cpu() - machine0, children_cpu_seconds() - ours0, time.monotonic() - wall0
+    others = max(0.0, machine.busy - ours_cpu) / wall
 
     def total(rows: list[dict], key: str) -> int:
         return sum(r[key] for r in rows)
@@ -276,7 +269,8 @@ def main() -> None:
         f"CPU: Wirexa side {total(media, 'cpu') * 100:5.1f} % of one core ({per_process})   "
         f"(phones {total(phones, 'cpu') * 100:5.1f} %)"
     )
-    print(f"CPU not charged to the benchmark's processes (softirq, anything else running): {others * 100:5.1f} % of one core")
+    print(f"CPU not charged to the benchmark's processes (softirq, anything else running, steal): "
+          f"{others * 100:5.1f} % of one core; steal alone {100 * machine.steal / wall:.1f} %")
     print(f"idle clock before the run ({IDLE_S:.0f} s, no streams): {percentiles_ms(idle)}")
     print(f"ticks {total(media, 'ticks')}  skipped {total(media, 'skipped')}")
     print(f"lateness, first send of a tick: {percentiles_ms(first)}")

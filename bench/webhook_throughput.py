@@ -39,6 +39,8 @@ from urllib.parse import parse_qsl
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from procstat import machine_cpu  # noqa: E402  (bench/)
+
 
 def free_port() -> int:
     with socket.socket() as s:
@@ -113,7 +115,7 @@ async def engine_main(data_dir: Path, receiver: str, rate: float, seconds: float
     from wirexa.store.tables import calls, new_row
 
     from wirexa.config import Settings
-    from wirexa.engine import Engine, tune_gc
+    from wirexa.engine import Engine, tune_interpreter
     from wirexa.calls import status as st
     from wirexa.webhooks import outbox
     from wirexa.webhooks.call_status import status_params
@@ -125,7 +127,7 @@ async def engine_main(data_dir: Path, receiver: str, rate: float, seconds: float
     if engine.checkpoints is not None:
         engine.checkpoints.start()
     await engine.webhook_sender.start()  # before producing: the sender process takes a moment to start
-    tune_gc()  # as Engine.serve() does once set up
+    tune_interpreter()  # as Engine.serve() does once set up
     delivery = asyncio.create_task(engine.run_delivery())
     if rate > 0:
         n = int(rate * seconds)
@@ -211,8 +213,10 @@ def orchestrate(args: argparse.Namespace) -> int:
         proc = start_engine(data_dir, receiver, args.rate, args.seconds)
         try:
             half = args.seconds / 2
+            machine0 = machine_cpu()
             time.sleep(half)
             before = stats(port)
+            machine = machine_cpu() - machine0
             if args.kill:
                 proc.send_signal(signal.SIGKILL)
                 proc.wait(10)
@@ -239,7 +243,8 @@ def orchestrate(args: argparse.Namespace) -> int:
     else:
         rate = float("nan")
     delays = before["delays"]
-    print(f"producer rate {args.rate:.0f}/s; delivered before the kill: {before['unique']}")
+    print(f"producer rate {args.rate:.0f}/s; delivered before the kill: {before['unique']}; "
+          f"{machine.describe(half)} up to the kill")
     print(f"delivered: {rate:,.0f} callbacks/s (after the first second, up to the kill)")
     print(f"delay state change -> delivery: p50 {pct(delays, 0.5):.1f} ms  p99 {pct(delays, 0.99):.1f} ms  "
           f"max {pct(delays, 1.0):.1f} ms  (mean {statistics.fmean(delays) * 1000:.1f} ms, n={len(delays)})")

@@ -182,6 +182,8 @@ def serve(fd: int) -> None:
             done = sender.perform()
             if done:
                 link.sendall(b"".join(frame([request_id, *result]) for request_id, result in done))
+    except (ConnectionResetError, BrokenPipeError):
+        return  # the engine died: what it handed over is still `sending`, sent again after its restart
     finally:
         sender.close()
 
