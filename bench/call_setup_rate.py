@@ -247,10 +247,16 @@ async def bench(args: argparse.Namespace, workdir: Path, sipp: Sipp) -> int:
     if answered:
         print(f"  engine CPU per call: {1000 * cpu / len(answered):.2f} ms")
     sipp_failed = counts.get("failed", -1)
+    # Sustained = every call answered, at the target rate over the whole run, and answering never
+    # a second behind dispatching (a backlog would grow). Single 1 s buckets are not the measure:
+    # a 100 ms stall moves a tenth of a second's answers into the next bucket (91 then 109) without
+    # the engine falling behind; the dispatch -> answered percentiles above show such stalls.
+    kept_up = len(lat) > 0 and float(lat.max()) < 1000
     ok = (failed == 0 and sipp_failed == 0 and flow_errors == 0 and len(answered) == total
-          and sustained >= 0.99 * args.rate and (not full or min(full) >= 0.95 * args.rate))
+          and sustained >= 0.99 * args.rate and kept_up)
     print(f"\ntarget (>= {args.rate} calls/s sustained for {args.seconds} s, no failed call): "
-          f"{'MET' if ok else 'NOT MET'} (failed calls: {failed}, SIPp failed: {sipp_failed}, flow errors: {flow_errors})")
+          f"{'MET' if ok else 'NOT MET'} (failed calls: {failed}, SIPp failed: {sipp_failed}, flow errors: {flow_errors}, "
+          f"answering {'kept up' if kept_up else 'fell a second or more behind'})")
     rc = 0 if ok else 1
     return rc
 
