@@ -8,6 +8,8 @@ import json
 import os
 import signal
 import socket
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 
@@ -17,7 +19,7 @@ from twilio.request_validator import RequestValidator
 from laml_backend import Backend, Received
 from wirexa.outgoing import JSON
 from wirexa.webhooks.sender import Request, Result
-from wirexa.webhooks.sender_process import SenderProcess
+from wirexa.webhooks.sender_process import SenderProcess, frame
 
 TOKEN = "a" * 32
 
@@ -104,3 +106,45 @@ def test_a_sender_process_that_dies_is_replaced_and_nothing_is_dropped(web: Back
     assert all(r.failure is None for r in results)
     # Every callback arrived; those the first process had sent before it died came twice.
     assert {r.form["n"] for r in web.requests("/slow")} == {str(i) for i in range(5)}
+
+
+def test_a_sender_process_that_keeps_dying_is_restarted_ever_more_slowly() -> None:
+    async def main() -> list[float]:
+        sender = SenderProcess()
+        await sender.start()
+        gaps = []
+        try:
+            for _ in range(3):
+                pid = sender.pid
+                assert pid is not None
+                os.kill(pid, signal.SIGKILL)
+                killed = time.monotonic()
+                while sender.pid in (pid, None):
+                    await asyncio.sleep(0.02)
+                    assert time.monotonic() - killed < 10
+                gaps.append(time.monotonic() - killed)
+        finally:
+            await sender.close()
+        return gaps
+
+    gaps = asyncio.run(main())
+    assert gaps[0] >= 0.5 and gaps[1] >= 1.0 and gaps[2] >= 2.0, gaps
+
+
+def test_the_sender_process_exits_quietly_when_the_engine_dies_mid_exchange(web: Backend) -> None:
+    url = web.route("/cb", "")
+    ours, theirs = socket.socketpair()
+    child = subprocess.Popen([sys.executable, "-m", "wirexa.webhooks.sender_process", "--fd", str(theirs.fileno())],
+                             pass_fds=(theirs.fileno(),), stderr=subprocess.PIPE)
+    theirs.close()
+    try:
+        ours.sendall(frame([1, *request(url)]))
+        web.wait_for("/cb")
+        time.sleep(0.3)  # its answer waits unread in our socket: closing it now resets the link
+        ours.close()
+        assert child.wait(10) == 0
+        assert child.stderr is not None and child.stderr.read() == b""
+    finally:
+        ours.close()
+        if child.poll() is None:
+            child.kill()

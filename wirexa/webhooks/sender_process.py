@@ -27,7 +27,10 @@ from wirexa.webhooks.sender import CurlSender, Request, Result
 
 log = logging.getLogger(__name__)
 _LENGTH = struct.Struct(">I")
-RESTART_DELAY = 0.5  # seconds before a child that died is replaced
+# Seconds before a child that died is replaced: doubled each time one dies young (it may not be
+# able to start at all, say a broken install), back to the first once one has run a while.
+RESTART_DELAYS = (0.5, 30.0)
+RAN_A_WHILE = 10.0
 
 
 def frame(value: Any) -> bytes:
@@ -125,7 +128,9 @@ class SenderProcess:
 
     async def _supervise(self) -> None:
         loop = asyncio.get_running_loop()
+        delay = RESTART_DELAYS[0]
         while True:
+            started = loop.time()
             ours, theirs = socket.socketpair()
             with theirs:
                 child = await asyncio.create_subprocess_exec(
@@ -145,8 +150,12 @@ class SenderProcess:
                     for watch in watches:
                         watch.cancel()
                 self._link = None
-                log.error("the webhook sender process stopped (exit code %s): starting another", child.returncode)
-                await asyncio.sleep(RESTART_DELAY)
+                if loop.time() - started >= RAN_A_WHILE:
+                    delay = RESTART_DELAYS[0]
+                log.error("the webhook sender process stopped (exit code %s): starting another in %.1f s",
+                          child.returncode, delay)
+                await asyncio.sleep(delay)
+                delay = min(2 * delay, RESTART_DELAYS[1])
             finally:
                 self._link = None
                 self.pid = None
