@@ -43,12 +43,12 @@ _FINISH_UNCLAIMED = _FINISH.where(calls.c.node_id.is_(None))
 # ix_calls_queue): DISTINCT would read every waiting call, thousands while a campaign queues.
 _WAITING = select(func.min(calls.c.account_sid)).where(calls.c.status == bindparam("b_status"),
                                                         calls.c.node_id.is_(None))
-_seen = select(_WAITING.scalar_subquery().label("account_sid")).cte("waiting", recursive=True)
-_seen = _seen.union_all(
-    select(_WAITING.where(calls.c.account_sid > _seen.c.account_sid).scalar_subquery())
-    .where(_seen.c.account_sid.is_not(None))
+_first_waiting = select(_WAITING.scalar_subquery().label("account_sid")).cte("waiting", recursive=True)
+_each_waiting = _first_waiting.union_all(  # the next project after the one found last, until none
+    select(_WAITING.where(calls.c.account_sid > _first_waiting.c.account_sid).scalar_subquery())
+    .where(_first_waiting.c.account_sid.is_not(None))
 )
-_PROJECTS_WAITING = select(_seen.c.account_sid)
+_PROJECTS_WAITING = select(_each_waiting.c.account_sid)
 
 # A project's oldest waiting calls, claimed for a node in one statement. A CTE, not
 # `IN (subquery)`: PostgreSQL may re-run such a subquery, and with SKIP LOCKED each run can

@@ -29,7 +29,7 @@ log = logging.getLogger(__name__)
 _LENGTH = struct.Struct(">I")
 # Seconds before a child that died is replaced: doubled each time one dies young (it may not be
 # able to start at all, say a broken install), back to the first once one has run a while.
-RESTART_DELAYS = (0.5, 30.0)
+FIRST_RESTART_DELAY, MAX_RESTART_DELAY = 0.5, 30.0
 RAN_A_WHILE = 10.0
 
 
@@ -128,7 +128,7 @@ class SenderProcess:
 
     async def _supervise(self) -> None:
         loop = asyncio.get_running_loop()
-        delay = RESTART_DELAYS[0]
+        delay = FIRST_RESTART_DELAY
         while True:
             started = loop.time()
             ours, theirs = socket.socketpair()
@@ -151,11 +151,11 @@ class SenderProcess:
                         watch.cancel()
                 self._link = None
                 if loop.time() - started >= RAN_A_WHILE:
-                    delay = RESTART_DELAYS[0]
+                    delay = FIRST_RESTART_DELAY
                 log.error("the webhook sender process stopped (exit code %s): starting another in %.1f s",
                           child.returncode, delay)
                 await asyncio.sleep(delay)
-                delay = min(2 * delay, RESTART_DELAYS[1])
+                delay = min(2 * delay, MAX_RESTART_DELAY)
             finally:
                 self._link = None
                 self.pid = None
